@@ -1,0 +1,115 @@
+"""The one exception tree of Kavach.
+
+Every error a user can meet carries a stable machine-readable ``code``, a message that says what to
+do, the CLI exit status and the HTTP status it maps to::
+
+    KavachError
+    ├── InputError                (bad input from the user: exit 2, HTTP 400)
+    │   ├── InvalidHashError      a hash string or array that is not what it claims to be
+    │   └── MediaError            a file that cannot be decoded safely
+    │       ├── EmptyFileError
+    │       ├── FileTooLargeError
+    │       ├── TooManyPixelsError (decompression bombs)
+    │       ├── UnsupportedMediaError (not media, or a format we do not read)
+    │       ├── TruncatedMediaError
+    │       └── CorruptMediaError
+    ├── NotFoundError             (exit 2, HTTP 404)
+    ├── IndexFormatError          (a saved index file that is corrupt or of another version)
+    └── ConfigurationError        (exit 2, HTTP 500)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "CorruptMediaError",
+    "EmptyFileError",
+    "FileTooLargeError",
+    "IndexFormatError",
+    "InputError",
+    "InvalidHashError",
+    "KavachError",
+    "MediaError",
+    "NotFoundError",
+    "TooManyPixelsError",
+    "TruncatedMediaError",
+    "UnsupportedMediaError",
+]
+
+
+class KavachError(Exception):
+    """Base of every error Kavach raises on purpose."""
+
+    code: str = "error"
+    exit_code: int = 2
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as the ``{code, message}`` record used in JSON output."""
+        return {"code": self.code, "message": self.message}
+
+
+class InputError(KavachError):
+    """The input given to Kavach is not acceptable."""
+
+    code = "invalid_input"
+    http_status = 400
+
+
+class InvalidHashError(InputError):
+    """A hash value is malformed (wrong length, not hex, wrong shape)."""
+
+    code = "invalid_hash"
+
+
+class MediaError(InputError):
+    """A file could not be decoded as media."""
+
+    code = "media_error"
+    http_status = 422
+
+
+class EmptyFileError(MediaError):
+    code = "empty_file"
+
+
+class FileTooLargeError(MediaError):
+    code = "file_too_large"
+    http_status = 413
+
+
+class TooManyPixelsError(MediaError):
+    code = "too_many_pixels"
+    http_status = 413
+
+
+class UnsupportedMediaError(MediaError):
+    code = "unsupported_media"
+    http_status = 415
+
+
+class TruncatedMediaError(MediaError):
+    code = "truncated_media"
+
+
+class CorruptMediaError(MediaError):
+    code = "corrupt_media"
+
+
+class NotFoundError(KavachError):
+    code = "not_found"
+    http_status = 404
+
+
+class IndexFormatError(KavachError):
+    """A saved index file is corrupt, truncated or of an unknown version."""
+
+    code = "index_format"
+
+
+class ConfigurationError(KavachError):
+    code = "configuration"

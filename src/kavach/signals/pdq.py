@@ -1,0 +1,211 @@
+"""PDQ: Meta's 256-bit perceptual hash, written as two small matrix products.
+
+The reference algorithm (ThreatExchange ``pdq/``) is: luma plane → two passes of a Jarosz box
+filter along each axis → decimate to 64×64 by sampling → DCT to 16×16 (skipping DC) → one bit per
+coefficient, set when it exceeds the median. Every step before the threshold is linear in the luma
+plane, so for an ``H×W`` plane the 64×64 buffer is ``R @ Y @ C.T`` with ``R`` (64×H) and ``C``
+(64×W) depending only on the dimensions. We build those matrices once per size and cache them.
+
+Speed comes from the decode, not the arithmetic: a JPEG decoded at 1/s scale (libjpeg's DCT
+scaling) yields pixels that are close to ``s×s`` block means of the full-size plane. Summing each
+block's columns of ``R`` gives the filter that the full-size algorithm would have applied to those
+pixels, so the hash of a scaled decode stays within a few bits of the full-size reference.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kavach.errors import InputError, InvalidHashError
+
+__all__ = [
+    "DIHEDRAL_NAMES",
+    "PDQ_MATCH_THRESHOLD",
+    "PDQ_MIN_QUALITY",
+    "PDQHash",
+    "hamming",
+    "hash_from_hex",
+    "hash_to_hex",
+    "pdq_from_luma",
+]
+
+PDQ_MATCH_THRESHOLD = 31
+"""Hamming distance at or below which two PDQ hashes are taken to match."""
+PDQ_MIN_QUALITY = 50
+"""Hashes of lower quality are too flat to match reliably."""
+
+DIHEDRAL_NAMES = (
+    "original",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flipx",
+    "flipy",
+    "flipplus1",
+    "flipminus1",
+)
+"""Order of dihedral hashes, as the reference CLI prints them."""
+
+FloatArray = npt.NDArray[np.float32]
+HashArray = npt.NDArray[np.uint8]
+
+_SIZE = 64
+_DCT_SIZE = 16
+_PASSES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PDQHash:
+    """A PDQ hash (32 packed bytes, hex order) with its quality (0–100)."""
+
+    hash: HashArray
+    quality: int
+
+    @property
+    def hex(self) -> str:
+        return hash_to_hex(self.hash)
+
+
+def hash_to_hex(packed: HashArray | bytes) -> str:
+    """Format 32 packed bytes as the canonical 64-character lowercase hex."""
+    data = bytes(packed)
+    if len(data) != 32:
+        raise InvalidHashError(f"a PDQ hash has 32 bytes, got {len(data)}")
+    return data.hex()
+
+
+def hash_from_hex(text: str) -> HashArray:
+    """Parse 64 hex characters into packed ``uint8[32]``, or raise :class:`InvalidHashError`."""
+    from kavach.signals.types import SignalType, parse_hash
+
+    return np.frombuffer(parse_hash(SignalType.PDQ, text), dtype=np.uint8).copy()
+
+
+def hamming(a: HashArray | bytes, b: HashArray | bytes) -> int:
+    """Hamming distance between two packed PDQ hashes."""
+    x = np.frombuffer(bytes(a), dtype=np.uint8)
+    y = np.frombuffer(bytes(b), dtype=np.uint8)
+    if x.size != 32 or y.size != 32:
+        raise InvalidHashError("PDQ hashes must have 32 bytes each")
+    return int(np.bitwise_count(np.bitwise_xor(x, y)).sum())
+
+
+def pdq_from_luma(
+    luma: npt.ArrayLike,
+    *,
+    full_height: int | None = None,
+    full_width: int | None = None,
+    dihedral: bool = False,
+) -> list[PDQHash]:
+    """Hash a luma plane (``H×W``, 0–255) with PDQ.
+
+    ``full_height``/``full_width`` give the size of the image the plane was scaled down from
+    (by a JPEG DCT-scaled decode); the filter is then adapted so the hash approximates the one of
+    the full-size image. Returns one hash, or the eight dihedral hashes in
+    :data:`DIHEDRAL_NAMES` order when ``dihedral`` is true.
+    """
+    plane = np.asarray(luma, dtype=np.float32)
+    if plane.ndim != 2 or plane.shape[0] < 1 or plane.shape[1] < 1:
+        raise InputError(f"PDQ needs a non-empty 2-D luma plane, got shape {plane.shape}")
+    height, width = plane.shape
+    rows = _axis_matrix(full_height or height, height)
+    cols = _axis_matrix(full_width or width, width)
+    buffer64 = rows @ (plane @ cols.T)
+    quality = _quality(buffer64)
+    dct = _DCT @ buffer64 @ _DCT.T
+    if not dihedral:
+        return [PDQHash(_threshold(dct), quality)]
+    return [PDQHash(_threshold(variant), quality) for variant in _dihedral_dcts(dct)]
+
+
+def _dct_matrix() -> FloatArray:
+    i = np.arange(1, _DCT_SIZE + 1, dtype=np.float64)[:, None]
+    j = np.arange(_SIZE, dtype=np.float64)[None, :]
+    matrix = np.sqrt(2.0 / _SIZE) * np.cos((np.pi / 2 / _SIZE) * i * (2 * j + 1))
+    return matrix.astype(np.float32)
+
+
+_DCT = _dct_matrix()
+
+
+@functools.lru_cache(maxsize=256)
+def _axis_matrix(full: int, scaled: int) -> FloatArray:
+    """The 64×``scaled`` matrix that filters and decimates one axis.
+
+    Built for the full-size axis of ``full`` pixels, then each group of full-size pixels that one
+    scaled pixel stands for is summed into one column.
+    """
+    if scaled > full:
+        raise InputError(f"scaled size {scaled} exceeds full size {full}")
+    weights = _full_axis_matrix(full)
+    if scaled == full:
+        return weights.astype(np.float32)
+    factor = -(-full // scaled)  # libjpeg's output is ceil(full / factor)
+    if -(-full // factor) != scaled:
+        raise InputError(f"{scaled} is not a DCT-scaled size of {full}")
+    starts = np.arange(0, full, factor)
+    return np.add.reduceat(weights, starts, axis=1).astype(np.float32)
+
+
+def _full_axis_matrix(length: int) -> npt.NDArray[np.float64]:
+    """Rows of the reference box filter (two passes) sampled at the 64 decimation points."""
+    window = (length + 2 * _SIZE - 1) // (2 * _SIZE)
+    half = (window + 2) // 2
+    left, right = window - half, half - 1
+    samples = ((np.arange(_SIZE) + 0.5) * length / _SIZE).astype(np.int64)
+    # Each output row is a one-hot at the sample point pushed back through the filter passes:
+    # the transpose of "mean over [o-left, o+right] clipped to the axis".
+    positions = np.arange(length)
+    counts = np.minimum(positions + right, length - 1) - np.maximum(positions - left, 0) + 1
+    weights = np.zeros((_SIZE, length), dtype=np.float64)
+    weights[np.arange(_SIZE), samples] = 1.0
+    for _ in range(_PASSES):
+        scaled = weights / counts
+        # transpose of the box mean: input k receives from outputs o with k-right <= o <= k+left
+        csum = np.concatenate([np.zeros((_SIZE, 1)), np.cumsum(scaled, axis=1)], axis=1)
+        lo = np.clip(positions - right, 0, length)
+        hi = np.clip(positions + left + 1, 0, length)
+        weights = csum[:, hi] - csum[:, lo]
+    return weights
+
+
+def _quality(buffer64: FloatArray) -> int:
+    # Same integer truncation as the reference, so qualities agree exactly on equal buffers.
+    vertical = np.trunc((buffer64[:-1, :] - buffer64[1:, :]) * 100 / 255)
+    horizontal = np.trunc((buffer64[:, :-1] - buffer64[:, 1:]) * 100 / 255)
+    total = int(np.abs(vertical).sum() + np.abs(horizontal).sum())
+    return min(total // 90, 100)
+
+
+def _threshold(dct: FloatArray) -> HashArray:
+    flat = dct.reshape(-1)
+    median = np.partition(flat, 127)[127]
+    # Bit k = row*16 + col; the hex form prints bit 255 first, so reverse before packing.
+    bits = (flat > median)[::-1]
+    return np.packbits(bits)
+
+
+def _dihedral_dcts(dct: FloatArray) -> list[FloatArray]:
+    # Flipping the image along an axis multiplies the DCT coefficient of frequency k by (-1)^k;
+    # row/col index i holds frequency i + 1, so even indices change sign.
+    odd = (np.arange(_DCT_SIZE) % 2).astype(bool)
+    row_sign = np.where(odd, 1.0, -1.0).astype(np.float32)[:, None]
+    col_sign = np.where(odd, 1.0, -1.0).astype(np.float32)[None, :]
+    flip_vertical = dct * row_sign  # rows reversed (upside down)
+    flip_horizontal = dct * col_sign  # columns reversed (mirror)
+    rot180 = dct * row_sign * col_sign
+    transpose = dct.T
+    return [
+        dct,
+        (dct * row_sign).T,  # rot90
+        rot180,
+        (dct * col_sign).T,  # rot270
+        flip_vertical,
+        flip_horizontal,
+        transpose,
+        rot180.T,
+    ]
