@@ -6,6 +6,7 @@ do, the CLI exit status and the HTTP status it maps to::
     KavachError
     ├── InputError                (bad input from the user: exit 2, HTTP 400)
     │   ├── InvalidHashError      a hash string or array that is not what it claims to be
+    │   ├── FormatError           a list file (VICS, NCMEC, ICSE, CSV, text) that cannot be read on
     │   └── MediaError            a file that cannot be decoded safely
     │       ├── EmptyFileError
     │       ├── FileTooLargeError
@@ -25,6 +26,7 @@ __all__ = [
     "CorruptMediaError",
     "EmptyFileError",
     "FileTooLargeError",
+    "FormatError",
     "IndexFormatError",
     "InputError",
     "InvalidHashError",
@@ -64,6 +66,20 @@ class InvalidHashError(InputError):
     """A hash value is malformed (wrong length, not hex, wrong shape)."""
 
     code = "invalid_hash"
+
+
+class FormatError(InputError):
+    """A hash-list file is malformed past the point where reading can go on.
+
+    ``where`` names the place (``line 12``, ``value[0].Media[3]``); ``line`` is set when known.
+    """
+
+    code = "bad_format"
+
+    def __init__(self, message: str, *, where: str | None = None, line: int | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+        self.line = line
 
 
 class MediaError(InputError):
