@@ -24,7 +24,7 @@ def test_organisation_round_trip_keeps_utc(session: Session) -> None:
 
 
 def test_naive_datetimes_are_refused(session: Session) -> None:
-    org = Organisation(name="naive", created_at=dt.datetime(2024, 1, 1))  # noqa: DTZ001
+    org = Organisation(name="naive", created_at=dt.datetime(2024, 1, 1))
     session.add(org)
     with pytest.raises(Exception, match="naive datetime"):
         session.flush()
@@ -54,10 +54,15 @@ def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
 
 def test_session_scope_commits_or_rolls_back(engine: Engine) -> None:
     factory = make_session_factory(engine)
-    with pytest.raises(RuntimeError), session_scope(factory) as s:
-        s.add(Organisation(name="rolled back"))
-        s.flush()
-        raise RuntimeError("boom")
+
+    def failing_unit_of_work() -> None:
+        with session_scope(factory) as s:
+            s.add(Organisation(name="rolled back"))
+            s.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing_unit_of_work()
     with session_scope(factory) as s:
         s.add(Organisation(name="kept"))
     with session_scope(factory) as s:

@@ -314,7 +314,7 @@ def import_bank(
             if len(errors) < _KEPT_ERRORS:
                 errors.append(item)
         elif isinstance(item, Deletion):
-            writer.delete(item, "deleted by the list's source")
+            writer.delete(item, "deleted by the list's source", tombstone_unknown=True)
         else:
             writer.add(item)
     stats = writer.finish()
@@ -349,14 +349,17 @@ def export_bank(
 ) -> int:
     """Write ``bank`` to ``stream`` in a list format; return the number of records written."""
     fmt = get_format(format_name)
-    records = iter_records(session, bank, include_retracted=include_retracted)
+    records = iter_records(
+        session, bank, include_retracted=include_retracted, group_items=not fmt.per_hash
+    )
     return fmt.write(stream, records, options or WriteOptions())
 
 
 def iter_records(
-    session: Session, bank: Bank, *, include_retracted: bool = False
+    session: Session, bank: Bank, *, include_retracted: bool = False, group_items: bool = True
 ) -> Iterator[HashRecord | Deletion]:
-    """The bank's entries as records, streamed; hashes sharing an item id form one record.
+    """The bank's entries as records, streamed; hashes sharing an item id form one record
+    (unless ``group_items`` is False: then one record per entry).
 
     Retracted entries come out as Deletions when ``include_retracted``, else not at all.
     """
@@ -379,7 +382,7 @@ def iter_records(
     for partition in result.partitions():
         labels = _labels_for(session, [row.id for row in partition])
         for row in partition:
-            if group and not _same_item(group[-1][0], row):
+            if group and not (group_items and _same_item(group[-1][0], row)):
                 yield _record(group)
                 group = []
             group.append((row, labels.get(row.id, [])))
@@ -493,7 +496,7 @@ class _Writer:
         if len(self.pending) >= _BATCH:
             self.flush()
 
-    def delete(self, deletion: Deletion, reason: str) -> None:
+    def delete(self, deletion: Deletion, reason: str, *, tombstone_unknown: bool = False) -> None:
         # Earlier additions in the stream must land first: a feed may add then delete an item.
         self.flush()
         self.stats.records += 1
@@ -520,6 +523,47 @@ class _Writer:
             .execution_options(synchronize_session=False)
         )
         self.stats.retracted += result.rowcount  # type: ignore[attr-defined]
+        if tombstone_unknown:
+            self._tombstone_unknown(deletion, by_type, reason)
+
+    def _tombstone_unknown(
+        self, deletion: Deletion, by_type: dict[SignalType, list[bytes]], reason: str
+    ) -> None:
+        # A tombstone for a hash the bank never held is kept as a retracted row, so a stale list
+        # imported later cannot bring it back without --reinstate, and exports carry it on.
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for st, values in by_type.items():
+            known = set(
+                self.session.scalars(
+                    select(BankEntry.value).where(
+                        BankEntry.bank_id == self.bank.id,
+                        BankEntry.signal_type == st.value,
+                        BankEntry.value.in_(values),
+                    )
+                )
+            )
+            rows.extend(
+                {
+                    "bank_id": self.bank.id,
+                    "signal_type": st.value,
+                    "value": value,
+                    "item_id": deletion.item_id,
+                    "attributes": {},
+                    "added_at": now,
+                    "added_by": self.actor,
+                    "import_id": self.import_id,
+                    "changed_version": self.version,
+                    "retracted_at": now,
+                    "retracted_by": self.actor,
+                    "retraction_reason": reason or None,
+                }
+                for value in dict.fromkeys(values)
+                if bytes(value) not in known
+            )
+        if rows:
+            self.session.execute(insert(BankEntry), rows)
+            self.stats.retracted += len(rows)
 
     def flush(self) -> None:
         if not self.pending:

@@ -22,6 +22,12 @@ def _register() -> None:
     from kavach.cli import hash as hash_cli
 
     hash_cli.register(app)
+    from kavach.cli import db as db_cli
+
+    db_cli.register(app)
+    from kavach.cli import bank as bank_cli
+
+    bank_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

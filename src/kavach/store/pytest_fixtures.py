@@ -24,7 +24,6 @@ from kavach.store.testing import find_postgres, postgres_database, sqlite_databa
 __all__ = ["database_url", "engine", "session"]
 
 
-
 @functools.cache
 def _postgres() -> str | None:
     # Probed once per run, on first use, not at import.

@@ -101,6 +101,9 @@ class BankFormat(Protocol):
 
     name: str
     description: str
+    # True when the format writes one hash per row with its own labels (HMA CSV, text), so
+    # exports must not merge the hashes of one item into one record.
+    per_hash: bool
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield the records of ``stream`` one by one; raise FormatError when it cannot go on."""

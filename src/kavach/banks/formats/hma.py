@@ -73,6 +73,7 @@ class HmaCsvFormat:
 
     name = "hma"
     description = "HMA / python-threatexchange bank CSV (signal_type,signal,...)"
+    per_hash = True
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield one single-hash record per row; bad rows become RecordErrors."""
@@ -100,7 +101,8 @@ class HmaCsvFormat:
     def write(
         self, stream: IO[bytes], records: Iterable[HashRecord | Deletion], options: WriteOptions
     ) -> int:
-        """Write ``signal_type,signal,item_id,labels,tags``, one row per hash."""
+        """Write ``signal_type,signal,item_id,labels,tags``, one row per hash (video MD5s as
+        ``video_md5``)."""
         count = 0
         with text_writer(stream) as out:
             writer = csv.writer(out, lineterminator="\n")
@@ -114,10 +116,23 @@ class HmaCsvFormat:
                     if options.signal_type is not None and st is not options.signal_type:
                         continue
                     writer.writerow(
-                        (st.value, format_hash(st, value), record.item_id or "", labels, tags)
+                        (
+                            _type_name(st, record),
+                            format_hash(st, value),
+                            record.item_id or "",
+                            labels,
+                            tags,
+                        )
                     )
                     count += 1
         return count
+
+
+def _type_name(st: SignalType, record: HashRecord) -> str:
+    # HMA keeps video MD5s apart from photo ones; say which this is so a re-read keeps it.
+    if st is SignalType.MD5 and record.attributes.get("media_type") == "video":
+        return "video_md5"
+    return st.value
 
 
 def _positions(header: list[str]) -> dict[str, int]:

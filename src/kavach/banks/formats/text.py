@@ -52,6 +52,7 @@ class TextFormat:
 
     name = "text"
     description = "plain text, one hash per line (optionally 'TYPE HASH')"
+    per_hash = True
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield one single-hash record per line; bad lines become RecordErrors."""

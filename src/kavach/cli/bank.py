@@ -1,0 +1,264 @@
+"""``kavach bank``: create, list, show, import, export and retract hash lists."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kavach.banks import service
+from kavach.banks.formats import FORMATS, ReadOptions, WriteOptions
+from kavach.banks.formats.text import guess_signal_type
+from kavach.banks.models import BankSource, SharingPolicy
+from kavach.cli.db import database_session
+from kavach.errors import InputError, InvalidHashError
+from kavach.signals.types import SignalType, parse_hash
+
+bank_app = typer.Typer(
+    help="Hash lists (banks): create, import, export, retract.", no_args_is_help=True
+)
+
+# Enough to see what went wrong; a file with thousands of bad lines must not flood the terminal.
+_SHOWN_ERRORS = 20
+_FORMAT_HELP = "List format: " + ", ".join(FORMATS) + "."
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``kavach bank`` to the main app."""
+    app.add_typer(bank_app, name="bank")
+
+
+def _actor(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _signal_type(name: str | None) -> SignalType | None:
+    return SignalType.parse(name) if name else None
+
+
+@bank_app.command("create")
+def create_command(
+    name: Annotated[str, typer.Argument(help="Bank name (no spaces).")],
+    owner: Annotated[str, typer.Option(help="Owning organisation (created if new).")],
+    source: Annotated[str, typer.Option(help=f"One of: {', '.join(BankSource)}.")] = "local",
+    sharing: Annotated[str, typer.Option(help=f"One of: {', '.join(SharingPolicy)}.")] = "private",
+    member: Annotated[
+        list[str] | None, typer.Option(help="Member to share with (repeat; 'members' sharing).")
+    ] = None,
+    country: Annotated[str | None, typer.Option(help="Owner's ISO country code.")] = None,
+    description: Annotated[str, typer.Option(help="Free text.")] = "",
+) -> None:
+    """Create an empty bank."""
+    with database_session() as session:
+        org = service.ensure_organisation(session, owner, country)
+        members = [service.ensure_organisation(session, m) for m in member or []]
+        bank = service.create_bank(
+            session,
+            name=name,
+            owner=org,
+            source=source,
+            sharing=sharing,
+            members=members,
+            description=description,
+        )
+        typer.echo(f"created bank {bank.name} ({bank.source.value}, {bank.sharing.value})")
+
+
+@bank_app.command("list")
+def list_command() -> None:
+    """List banks with their entry counts and versions."""
+    with database_session() as session:
+        summaries = service.list_banks(session)
+    table = Table(title="Banks")
+    for column in ("name", "owner", "source", "sharing", "entries", "retracted", "version"):
+        table.add_column(
+            column, justify="right" if column in ("entries", "retracted", "version") else "left"
+        )
+    for s in summaries:
+        table.add_row(
+            s.name,
+            s.owner,
+            s.source.value,
+            s.sharing.value,
+            f"{s.entries:,}",
+            f"{s.retracted:,}",
+            str(s.version),
+        )
+    Console().print(table)
+
+
+@bank_app.command("show")
+def show_command(name: Annotated[str, typer.Argument(help="Bank name.")]) -> None:
+    """Show one bank: settings, counts by signal type."""
+    with database_session() as session:
+        s = service.bank_summary(session, service.get_bank(session, name))
+    table = Table(title=f"Bank {s.name}", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    rows = [
+        ("owner", s.owner),
+        ("source", s.source.value),
+        ("sharing", s.sharing.value + (f" ({', '.join(s.members)})" if s.members else "")),
+        ("description", s.description),
+        ("version", str(s.version)),
+        ("entries", f"{s.entries:,}"),
+        ("retracted", f"{s.retracted:,}"),
+        *((f"  {st}", f"{n:,}") for st, n in s.by_signal_type.items()),
+        ("created", s.created_at.isoformat(timespec="seconds")),
+        ("updated", s.updated_at.isoformat(timespec="seconds")),
+    ]
+    for field, value in rows:
+        table.add_row(field, value)
+    Console().print(table)
+
+
+@bank_app.command("import")
+def import_command(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    file: Annotated[Path, typer.Argument(help="The list file.", exists=True, dir_okay=False)],
+    format_name: Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)],
+    signal_type: Annotated[
+        str | None, typer.Option(help="Signal type of bare hashes (text format).")
+    ] = None,
+    assessor: Annotated[
+        str | None, typer.Option(help="Assessor for labels the file does not attribute.")
+    ] = None,
+    reinstate: Annotated[
+        bool, typer.Option(help="Bring back retracted hashes that the file lists.")
+    ] = False,
+    strict: Annotated[bool, typer.Option(help="Import nothing if any record is bad.")] = False,
+    by: Annotated[str | None, typer.Option(help="Who imports (default: cli:USER).")] = None,
+) -> None:
+    """Import a list file into a bank (records with errors are reported and skipped)."""
+    options = ReadOptions(signal_type=_signal_type(signal_type))
+    with database_session() as session, file.open("rb") as stream:
+        bank = service.get_bank(session, name)
+        report = service.import_bank(
+            session,
+            bank,
+            stream,
+            format_name,
+            imported_by=_actor(by),
+            filename=file.name,
+            options=options,
+            reinstate=reinstate,
+            assessor=assessor,
+        )
+        for error in report.errors[:_SHOWN_ERRORS]:
+            typer.echo(f"kavach: warning: {error}", err=True)
+        if report.error_count > _SHOWN_ERRORS:
+            typer.echo(
+                f"kavach: warning: ... and {report.error_count - _SHOWN_ERRORS} more bad records",
+                err=True,
+            )
+        if strict and report.error_count:
+            raise InputError(
+                f"{report.error_count} bad records in {file.name}; nothing imported (--strict)"
+            )
+    typer.echo(
+        f"imported {report.records:,} records into {report.bank}: {report.added:,} added, "
+        f"{report.updated:,} updated, {report.unchanged:,} unchanged, "
+        f"{report.retracted:,} retracted, {report.skipped_retracted:,} skipped (retracted), "
+        f"{report.error_count:,} errors; version {report.version}"
+    )
+
+
+@bank_app.command("export")
+def export_command(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    file: Annotated[Path, typer.Argument(help="Output file, or - for standard output.")],
+    format_name: Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)],
+    signal_type: Annotated[
+        str | None, typer.Option(help="Only this signal type (text, hma).")
+    ] = None,
+    vics_flavour: Annotated[
+        str, typer.Option(help="VICS flavour: Default, US, UK, CUSTOM.")
+    ] = "US",
+    include_retracted: Annotated[
+        bool, typer.Option(help="Write tombstones too (formats that carry them: ncmec).")
+    ] = False,
+) -> None:
+    """Export a bank to a list file."""
+    options = WriteOptions(signal_type=_signal_type(signal_type), vics_flavour=vics_flavour)
+    with database_session() as session:
+        bank = service.get_bank(session, name)
+        if str(file) == "-":
+            count = service.export_bank(
+                session,
+                bank,
+                sys.stdout.buffer,
+                format_name,
+                options=options,
+                include_retracted=include_retracted,
+            )
+            sys.stdout.flush()
+            return
+        # Write beside the target and rename: a failed export never leaves half a list behind.
+        target = file.resolve()
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                count = service.export_bank(
+                    session,
+                    bank,
+                    out,
+                    format_name,
+                    options=options,
+                    include_retracted=include_retracted,
+                )
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    typer.echo(f"exported {count:,} records from {name} to {file}", err=True)
+
+
+@bank_app.command("retract")
+def retract_command(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    hashes: Annotated[list[str], typer.Argument(help="Hashes to retract (TYPE:HASH or HASH).")],
+    signal_type: Annotated[
+        str | None, typer.Option(help="Signal type of bare hashes (default: guessed by length).")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept with the tombstone).")] = "",
+    by: Annotated[str | None, typer.Option(help="Who retracts (default: cli:USER).")] = None,
+) -> None:
+    """Retract hashes from a bank; the entries stay as tombstones."""
+    default = _signal_type(signal_type)
+    targets = [_parse_target(text, default) for text in hashes]
+    with database_session() as session:
+        bank = service.get_bank(session, name)
+        count = service.retract_entries(
+            session, bank, targets, retracted_by=_actor(by), reason=reason
+        )
+        version = bank.version
+    missing = len(set(targets)) - count
+    typer.echo(
+        f"retracted {count} entries from {name}"
+        + (f" ({missing} not found or already retracted)" if missing else "")
+        + f"; version {version}"
+    )
+
+
+def _parse_target(text: str, default: SignalType | None) -> tuple[SignalType, bytes]:
+    kind, sep, value = text.partition(":")
+    try:
+        if sep and len(kind) < 10:
+            st = SignalType.parse(kind)
+            return st, parse_hash(st, value)
+        st = default or guess_signal_type(text.strip())
+        return st, parse_hash(st, text)
+    except InvalidHashError as exc:
+        raise InvalidHashError(f"{exc.message} (in {text[:80]!r})") from None
