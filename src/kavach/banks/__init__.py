@@ -1,0 +1,1 @@
+"""Hash lists (banks): models, service functions and list formats."""
