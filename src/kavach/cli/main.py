@@ -17,6 +17,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Kavach: identify known material by hash, act on it, get it taken down, share with allies."""
+
+
 def _register() -> None:
     # Imported here so that `import kavach.cli.main` stays cheap and free of cycles.
     from kavach.cli import hash as hash_cli
@@ -34,22 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors from Kavach print one line and exit with their exit code."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="kavach")
     except KavachError as exc:
-        typer.echo(f"kavach: error: {exc.message}", err=True)
+        sys.stderr.write(f"kavach: error: {exc.message}\n")
         return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        typer.echo("kavach: aborted", err=True)
-        return 130
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except SystemExit as exc:  # click ends every run, usage errors included, with SystemExit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
 
 

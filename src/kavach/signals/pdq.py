@@ -201,9 +201,9 @@ def _dihedral_dcts(dct: FloatArray) -> list[FloatArray]:
     transpose = dct.T
     return [
         dct,
-        (dct * row_sign).T,  # rot90
+        (dct * col_sign).T,  # rot90
         rot180,
-        (dct * col_sign).T,  # rot270
+        (dct * row_sign).T,  # rot270
         flip_vertical,
         flip_horizontal,
         transpose,
