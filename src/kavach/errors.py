@@ -7,13 +7,16 @@ do, the CLI exit status and the HTTP status it maps to::
     ├── InputError                (bad input from the user: exit 2, HTTP 400)
     │   ├── InvalidHashError      a hash string or array that is not what it claims to be
     │   ├── FormatError           a list file (VICS, NCMEC, ICSE, CSV, text) that cannot be read on
-    │   └── MediaError            a file that cannot be decoded safely
-    │       ├── EmptyFileError
-    │       ├── FileTooLargeError
-    │       ├── TooManyPixelsError (decompression bombs)
-    │       ├── UnsupportedMediaError (not media, or a format we do not read)
-    │       ├── TruncatedMediaError
-    │       └── CorruptMediaError
+    │   ├── MediaError            a file that cannot be decoded safely
+    │   │   ├── EmptyFileError
+    │   │   ├── FileTooLargeError
+    │   │   ├── TooManyPixelsError (decompression bombs)
+    │   │   ├── UnsupportedMediaError (not media, or a format we do not read)
+    │   │   ├── TruncatedMediaError
+    │   │   └── CorruptMediaError
+    │   ├── ArchiveError          a zip archive that cannot be read (corrupt, encrypted)
+    │   │   └── ArchiveLimitError a zip past a scan limit (zip bombs: size, ratio, entries, depth)
+    │   └── CheckpointError       a scan checkpoint that does not fit the scan being resumed
     ├── NotFoundError             (exit 2, HTTP 404)
     ├── IndexFormatError          (a saved index file that is corrupt or of another version)
     └── ConfigurationError        (exit 2, HTTP 500)
@@ -22,6 +25,9 @@ do, the CLI exit status and the HTTP status it maps to::
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
+    "ArchiveLimitError",
+    "CheckpointError",
     "ConfigurationError",
     "CorruptMediaError",
     "EmptyFileError",
@@ -114,6 +120,26 @@ class TruncatedMediaError(MediaError):
 
 class CorruptMediaError(MediaError):
     code = "corrupt_media"
+
+
+class ArchiveError(InputError):
+    """A zip archive (or a member of one) cannot be read: corrupt, encrypted, unsupported."""
+
+    code = "bad_archive"
+    http_status = 422
+
+
+class ArchiveLimitError(ArchiveError):
+    """A zip archive goes past a scan limit (total size, ratio, entry count, nesting depth)."""
+
+    code = "archive_limit"
+    http_status = 413
+
+
+class CheckpointError(InputError):
+    """A scan checkpoint is damaged or belongs to a different scan."""
+
+    code = "checkpoint"
 
 
 class NotFoundError(KavachError):

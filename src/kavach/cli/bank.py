@@ -1,4 +1,4 @@
-"""``kavach bank``: create, list, show, import, export and retract hash lists."""
+"""``kavach bank``: create, list, show, import, export and retract hash lists; add media."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kavach.banks import service
-from kavach.banks.formats import FORMATS, ReadOptions, WriteOptions
+from kavach.banks.formats import FORMATS, Label, ReadOptions, WriteOptions
 from kavach.banks.formats.text import guess_signal_type
 from kavach.banks.models import BankSource, SharingPolicy
 from kavach.cli.db import database_session
@@ -262,3 +262,93 @@ def _parse_target(text: str, default: SignalType | None) -> tuple[SignalType, by
         return st, parse_hash(st, text)
     except InvalidHashError as exc:
         raise InvalidHashError(f"{exc.message} (in {text[:80]!r})") from None
+
+
+@bank_app.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    files: Annotated[list[Path], typer.Argument(help="Media files or folders (recursive).")],
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="Label SCHEME:VALUE for every file (repeat)."),
+    ] = None,
+    assessor: Annotated[
+        str | None, typer.Option(help="Who assessed the labels (default: the bank's source).")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
+    ] = None,
+    reinstate: Annotated[
+        bool, typer.Option(help="Bring back retracted hashes of these files.")
+    ] = False,
+    by: Annotated[str | None, typer.Option(help="Who adds (default: cli:USER).")] = None,
+) -> None:
+    """Hash media and add its signals (MD5, SHA-1, SHA-256, PDQ) to a bank, with labels.
+
+    PDQ hashes of quality under 50 (flat images) are left out: they would match too much.
+    Exit status 2 when a file could not be read (the others are still added).
+    """
+    from kavach.banks.formats import HashRecord as ListRecord
+    from kavach.hashing import default_jobs, hash_paths, iter_files
+    from kavach.signals.pdq import PDQ_MIN_QUALITY
+
+    labels = tuple(_parse_label(text) for text in label or [])
+    paths = list(iter_files(files))
+    records: list[ListRecord] = []
+    failed: list[str] = []
+    flat = 0
+    for record in hash_paths(paths, jobs=jobs or default_jobs()):
+        hashes = [
+            (st, bytes.fromhex(value))
+            for st, value in (
+                (SignalType.MD5, record.md5),
+                (SignalType.SHA1, record.sha1),
+                (SignalType.SHA256, record.sha256),
+            )
+            if value
+        ]
+        if record.pdq and (record.pdq_quality or 0) >= PDQ_MIN_QUALITY:
+            hashes.append((SignalType.PDQ, bytes.fromhex(record.pdq)))
+        elif record.pdq:
+            flat += 1
+        if not hashes:
+            failed.append(f"{record.path}: {record.error.message if record.error else 'no hashes'}")
+            continue
+        # The SHA-256 names the file as an item, so the bank keeps its hashes together.
+        records.append(ListRecord(tuple(hashes), labels, record.sha256))
+    with database_session() as session:
+        bank = service.get_bank(session, name)
+        stats = service.add_entries(
+            session,
+            bank,
+            records,
+            added_by=_actor(by),
+            reinstate=reinstate,
+            assessor=assessor,
+        )
+        version = bank.version
+    for line in failed[:_SHOWN_ERRORS]:
+        typer.echo(f"kavach: warning: not added: {line}", err=True)
+    if len(failed) > _SHOWN_ERRORS:
+        typer.echo(f"kavach: warning: ... and {len(failed) - _SHOWN_ERRORS} more", err=True)
+    typer.echo(
+        f"added {len(records):,} files to {name}: {stats.added:,} entries added, "
+        f"{stats.updated:,} updated, {stats.unchanged:,} unchanged, "
+        f"{stats.skipped_retracted:,} skipped (retracted); "
+        + (f"PDQ left out for {flat:,} flat images; " if flat else "")
+        + f"version {version}"
+    )
+    if failed:
+        raise typer.Exit(2)
+
+
+def _parse_label(text: str) -> Label:
+    scheme, sep, value = text.partition(":")
+    scheme, value = scheme.strip(), value.strip()
+    if not sep or not scheme or not value or len(scheme) > 32 or len(value) > 64:
+        raise InputError(
+            f"a label is SCHEME:VALUE (scheme up to 32 characters, value up to 64), "
+            f"e.g. industry:A1 or vics-us:1; got {text[:80]!r}"
+        )
+    return Label(scheme, value)

@@ -33,6 +33,12 @@ def _register() -> None:
     from kavach.cli import bank as bank_cli
 
     bank_cli.register(app)
+    from kavach.cli import scan as scan_cli
+
+    scan_cli.register(app)
+    from kavach.cli import match as match_cli
+
+    match_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

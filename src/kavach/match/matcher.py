@@ -1,0 +1,445 @@
+"""The matcher: the live entries of chosen banks in exact and PDQ indexes, kept current.
+
+Each bank gets one :class:`~kavach.index.PDQIndex` and one :class:`~kavach.index.ExactIndex` per
+digest type, keyed by entry id. Only ids and hashes are held in memory; what a match reports
+(labels, item id) is read from the database for the few entries that match, so a 10 M-entry bank
+costs its index and nothing more. ``refresh`` compares each bank's ``version`` with the one
+loaded and applies only the entries changed since (``changed_version``), so retractions and
+additions reach a running scan without a rebuild.
+
+With a ``cache_dir`` the indexes are saved there after loading and mapped back on the next run,
+so a scan against a large bank starts in a fraction of a second; the cache is keyed by database,
+bank id and bank creation time, and brought up to date from the bank's change stamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kavach.banks.models import Bank, BankEntry, EntryLabel
+from kavach.errors import IndexFormatError, NotFoundError
+from kavach.hashing import HashRecord
+from kavach.index import ExactIndex, PDQIndex
+from kavach.match.models import Match, MatchLabel, MatchPolicy
+from kavach.signals.types import SignalType, format_hash
+
+__all__ = ["MATCHED_SIGNALS", "Matcher", "Query"]
+
+log = logging.getLogger(__name__)
+
+MATCHED_SIGNALS = (SignalType.MD5, SignalType.SHA1, SignalType.SHA256, SignalType.PDQ)
+"""Signal types the matcher indexes (PhotoDNA is stored but Kavach cannot compute it)."""
+
+# Entry ids per IN (...) query: well under every database's parameter limit.
+_ID_BATCH = 500
+_LOAD_BATCH = 100_000
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One hash to look up. ``quality`` (PDQ) is checked against the policy when given."""
+
+    signal_type: SignalType
+    value: bytes
+    quality: int | None = None
+
+
+@dataclass(slots=True)
+class _BankIndexes:
+    bank_id: int
+    name: str
+    version: int
+    cache_key: str
+    indexes: dict[SignalType, PDQIndex | ExactIndex] = field(default_factory=dict)
+
+    def index(self, st: SignalType) -> PDQIndex | ExactIndex:
+        found = self.indexes.get(st)
+        if found is None:
+            found = self.indexes[st] = PDQIndex() if st is SignalType.PDQ else ExactIndex(st.size)
+        return found
+
+    def entries(self) -> int:
+        return sum(len(index) for index in self.indexes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    bank_id: int
+    signal_type: SignalType
+    value: bytes
+    item_id: str | None
+    labels: tuple[MatchLabel, ...]
+
+
+class Matcher:
+    """Looks hashes up in the live entries of ``banks``.
+
+    ``session_factory`` opens short read-only sessions (never one long transaction, which would
+    pin an old snapshot and hide bank changes). ``database_key`` names the database in cache keys
+    (pass the URL without password) so two databases never share a cached index.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        banks: Sequence[str],
+        policy: MatchPolicy | None = None,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        database_key: str = "",
+    ) -> None:
+        if not banks:
+            raise NotFoundError("no bank chosen; name one with --bank (see `kavach bank list`)")
+        self._factory = session_factory
+        self._names = list(dict.fromkeys(banks))
+        self.policy = policy or MatchPolicy()
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._database_key = database_key
+        self._banks: dict[int, _BankIndexes] = {}
+
+    @property
+    def bank_names(self) -> list[str]:
+        """The banks matched against, in the order given."""
+        return list(self._names)
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self._banks)
+
+    def versions(self) -> dict[str, int]:
+        """The bank versions the indexes reflect."""
+        return {b.name: b.version for b in self._banks.values()}
+
+    def entry_counts(self) -> dict[str, int]:
+        """Live indexed entries per bank."""
+        return {b.name: b.entries() for b in self._banks.values()}
+
+    def load(self) -> None:
+        """Load every bank (from the cache where it is current); a no-op once loaded."""
+        if self._banks:
+            return
+        with self._factory() as session:
+            rows = session.execute(
+                select(Bank.id, Bank.name, Bank.version, Bank.created_at).where(
+                    Bank.name.in_(self._names)
+                )
+            ).all()
+            found = {row.name: row for row in rows}
+            missing = [name for name in self._names if name not in found]
+            if missing:
+                raise NotFoundError(f"no bank called {missing[0]!r}; see `kavach bank list`")
+            loaded: dict[int, _BankIndexes] = {}
+            for name in self._names:
+                row = found[name]
+                loaded[row.id] = self._load_bank(
+                    session, row.id, name, row.version, self._cache_key(row.id, row.created_at)
+                )
+        self._banks = loaded
+
+    def refresh(self) -> bool:
+        """Apply the changes made to the banks since they were loaded; True if any."""
+        if not self._banks:
+            self.load()
+            return True
+        changed = False
+        with self._factory() as session:
+            current = {
+                row.id: row.version
+                for row in session.execute(
+                    select(Bank.id, Bank.version).where(Bank.id.in_(list(self._banks)))
+                )
+            }
+            for bank_id, bank in self._banks.items():
+                version = current.get(bank_id)
+                if version is None:
+                    raise NotFoundError(f"bank {bank.name!r} was deleted during the scan")
+                if version != bank.version:
+                    self._apply_changes(session, bank, since=bank.version, version=version)
+                    self._save_cache(bank)
+                    changed = True
+        return changed
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def queries_for(self, record: HashRecord) -> list[Query]:
+        """The lookups a hashed file makes: its digests and PDQ hash (with dihedral variants)."""
+        queries = [
+            Query(st, bytes.fromhex(hex_value))
+            for st, hex_value in (
+                (SignalType.MD5, record.md5),
+                (SignalType.SHA1, record.sha1),
+                (SignalType.SHA256, record.sha256),
+            )
+            if hex_value
+        ]
+        pdqs = {record.pdq} if record.pdq else set()
+        if record.pdq_dihedral:
+            pdqs.update(record.pdq_dihedral.values())
+        queries.extend(
+            Query(SignalType.PDQ, bytes.fromhex(h), record.pdq_quality) for h in sorted(pdqs)
+        )
+        return queries
+
+    def match_record(self, record: HashRecord) -> list[Match]:
+        """The matches of one hashed file."""
+        return self.match_records([record])[0]
+
+    def match_records(self, records: Sequence[HashRecord]) -> list[list[Match]]:
+        """The matches of each record; one index search per bank and signal type for the batch."""
+        return self.match([self.queries_for(record) for record in records])
+
+    def match(self, items: Sequence[Sequence[Query]]) -> list[list[Match]]:
+        """For each item (a list of its hashes), the entries any of them matched.
+
+        A PDQ query below the policy's quality is skipped; an entry is reported once per item,
+        at its smallest distance; matches are ordered by distance, bank, entry id.
+        """
+        self.load()
+        grouped: dict[SignalType, tuple[list[int], list[bytes]]] = {}
+        for item, queries in enumerate(items):
+            for q in queries:
+                if q.signal_type not in MATCHED_SIGNALS:
+                    continue
+                if (
+                    q.signal_type is SignalType.PDQ
+                    and q.quality is not None
+                    and q.quality < self.policy.min_quality
+                ):
+                    continue
+                owners, values = grouped.setdefault(q.signal_type, ([], []))
+                owners.append(item)
+                values.append(q.value)
+        best: list[dict[int, int]] = [{} for _ in items]
+        for st, (owners, values) in grouped.items():
+            rows = _rows(values, st)
+            owner = np.asarray(owners, dtype=np.int64)
+            radius = self.policy.threshold if st is SignalType.PDQ else 0
+            for bank in self._banks.values():
+                index = bank.indexes.get(st)
+                if index is None or len(index) == 0:
+                    continue
+                flat = index.search_flat(rows, radius)
+                for row, entry_id, distance in zip(
+                    owner[flat.rows].tolist(),
+                    flat.ids.tolist(),
+                    flat.distances.tolist(),
+                    strict=True,
+                ):
+                    seen = best[row].get(entry_id)
+                    if seen is None or distance < seen:
+                        best[row][entry_id] = distance
+        wanted = {entry_id for found in best for entry_id in found}
+        details = self._lookup(wanted)
+        names = {b.bank_id: b.name for b in self._banks.values()}
+        results: list[list[Match]] = []
+        for found in best:
+            matches = []
+            for entry_id, distance in found.items():
+                d = details.get(entry_id)
+                if d is None or d.bank_id not in names:
+                    continue  # retracted since the index was loaded
+                matches.append(
+                    Match(
+                        bank=names[d.bank_id],
+                        entry_id=entry_id,
+                        signal_type=d.signal_type,
+                        value=format_hash(d.signal_type, d.value),
+                        distance=distance,
+                        item_id=d.item_id,
+                        labels=list(d.labels),
+                    )
+                )
+            matches.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
+            results.append(matches)
+        return results
+
+    def _lookup(self, entry_ids: set[int]) -> dict[int, _Details | None]:
+        # Read fresh for every batch (matches are few): a retraction made since the index was
+        # loaded takes effect at once, before any refresh.
+        found: dict[int, _Details | None] = {}
+        if not entry_ids:
+            return found
+        wanted = sorted(entry_ids)
+        with self._factory() as session:
+            for start in range(0, len(wanted), _ID_BATCH):
+                found.update(_read_details(session, wanted[start : start + _ID_BATCH]))
+        return found
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _cache_key(self, bank_id: int, created_at: Any) -> str:
+        text = f"{self._database_key}|{bank_id}|{created_at.isoformat()}"
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def _load_bank(
+        self, session: Session, bank_id: int, name: str, version: int, key: str
+    ) -> _BankIndexes:
+        bank = self._load_cache(bank_id, name, key, version)
+        if bank is None:
+            bank = _BankIndexes(bank_id, name, version, key)
+            _fill(bank, _read_entries(session, bank_id))
+        elif bank.version != version:
+            self._apply_changes(session, bank, since=bank.version, version=version)
+        else:
+            return bank
+        self._save_cache(bank)
+        return bank
+
+    def _apply_changes(
+        self, session: Session, bank: _BankIndexes, *, since: int, version: int
+    ) -> None:
+        # Every entry stamped after `since` is removed and, when still live, added back: adds,
+        # relabels (no-op for the index), retractions and reinstatements all come out right.
+        changed: dict[SignalType, tuple[list[int], list[int], list[bytes]]] = {}
+        for entry_id, st, value, retracted in _read_changes(session, bank.bank_id, since):
+            removed, live_ids, live_values = changed.setdefault(st, ([], [], []))
+            removed.append(entry_id)
+            if not retracted and len(value) == st.size:
+                live_ids.append(entry_id)
+                live_values.append(value)
+        for st, (removed, live_ids, live_values) in changed.items():
+            index = bank.index(st)
+            index.remove(np.asarray(removed, dtype=np.uint64))
+            if live_ids:
+                index.add(np.asarray(live_ids, dtype=np.uint64), _rows(live_values, st))
+        bank.version = version
+
+    def _cache_paths(self, key: str) -> tuple[Path, Path] | None:
+        # (metadata file, folder of the index files), or None without a cache.
+        if self._cache_dir is None:
+            return None
+        return self._cache_dir / f"{key}.json", self._cache_dir
+
+    def _load_cache(self, bank_id: int, name: str, key: str, version: int) -> _BankIndexes | None:
+        paths = self._cache_paths(key)
+        if paths is None or not paths[0].exists():
+            return None
+        meta_path, folder = paths
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+            if meta.get("format") != _CACHE_FORMAT or int(meta["version"]) > version:
+                return None  # another layout, or a bank that went back in time: rebuild
+            bank = _BankIndexes(bank_id, name, int(meta["version"]), key)
+            for st_name in meta["signals"]:
+                st = SignalType(st_name)
+                file = folder / f"{key}-{st.value}.kvx"
+                bank.indexes[st] = (
+                    PDQIndex.load(file) if st is SignalType.PDQ else ExactIndex.load(file)
+                )
+            return bank
+        except (OSError, ValueError, KeyError, TypeError, IndexFormatError) as exc:
+            log.warning("index cache for bank %s unusable (%s); rebuilding", name, exc)
+            return None
+
+    def _save_cache(self, bank: _BankIndexes) -> None:
+        paths = self._cache_paths(bank.cache_key)
+        if paths is None:
+            return
+        meta_path, folder = paths
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # The metadata goes last and names the version: a crash between files leaves an old
+            # or missing metadata file, never one that claims a version its indexes lack.
+            meta_path.unlink(missing_ok=True)
+            for st, index in bank.indexes.items():
+                index.save(folder / f"{bank.cache_key}-{st.value}.kvx")
+            meta = {
+                "format": _CACHE_FORMAT,
+                "version": bank.version,
+                "signals": sorted(st.value for st in bank.indexes),
+            }
+            tmp = meta_path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(meta), "utf-8")
+            os.replace(tmp, meta_path)
+        except OSError as exc:
+            # A cache that cannot be written only costs time on the next run.
+            log.warning("could not write the index cache in %s: %s", folder, exc)
+
+
+def _rows(values: list[bytes], st: SignalType) -> NDArray[np.uint8]:
+    return np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), st.size)
+
+
+def _fill(bank: _BankIndexes, rows: Iterable[tuple[int, SignalType, bytes]]) -> None:
+    ids: dict[SignalType, list[int]] = {}
+    values: dict[SignalType, list[bytes]] = {}
+    for entry_id, st, value in rows:
+        if len(value) != st.size:
+            continue  # never stored by Kavach's own writers; not worth failing a scan over
+        ids.setdefault(st, []).append(entry_id)
+        values.setdefault(st, []).append(value)
+    for st, st_ids in ids.items():
+        bank.index(st).add(np.asarray(st_ids, dtype=np.uint64), _rows(values[st], st))
+
+
+def _read_entries(session: Session, bank_id: int) -> Iterable[tuple[int, SignalType, bytes]]:
+    stmt = select(BankEntry.id, BankEntry.signal_type, BankEntry.value).where(
+        BankEntry.bank_id == bank_id,
+        BankEntry.retracted_at.is_(None),
+        BankEntry.signal_type.in_([st.value for st in MATCHED_SIGNALS]),
+    )
+    result = session.execute(stmt.execution_options(yield_per=_LOAD_BATCH))
+    types = {st.value: st for st in MATCHED_SIGNALS}
+    for part in result.partitions():
+        for entry_id, st, value in part:
+            yield entry_id, types[st], bytes(value)
+
+
+def _read_changes(
+    session: Session, bank_id: int, since: int
+) -> Iterable[tuple[int, SignalType, bytes, bool]]:
+    stmt = select(
+        BankEntry.id, BankEntry.signal_type, BankEntry.value, BankEntry.retracted_at
+    ).where(
+        BankEntry.bank_id == bank_id,
+        BankEntry.changed_version > since,
+        BankEntry.signal_type.in_([st.value for st in MATCHED_SIGNALS]),
+    )
+    types = {st.value: st for st in MATCHED_SIGNALS}
+    result = session.execute(stmt.execution_options(yield_per=_LOAD_BATCH))
+    for part in result.partitions():
+        for entry_id, st, value, retracted_at in part:
+            yield entry_id, types[st], bytes(value), retracted_at is not None
+
+
+def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None]:
+    found: dict[int, _Details | None] = dict.fromkeys(ids)
+    labels: dict[int, list[MatchLabel]] = {}
+    for entry_id, scheme, value, assessor in session.execute(
+        select(EntryLabel.entry_id, EntryLabel.scheme, EntryLabel.value, EntryLabel.assessor)
+        .where(EntryLabel.entry_id.in_(ids))
+        .order_by(EntryLabel.scheme, EntryLabel.value, EntryLabel.assessor)
+    ):
+        labels.setdefault(entry_id, []).append(
+            MatchLabel(scheme=scheme, value=value, assessor=assessor)
+        )
+    for row in session.execute(
+        select(
+            BankEntry.id,
+            BankEntry.bank_id,
+            BankEntry.signal_type,
+            BankEntry.value,
+            BankEntry.item_id,
+        ).where(BankEntry.id.in_(ids), BankEntry.retracted_at.is_(None))
+    ):
+        found[row.id] = _Details(
+            bank_id=row.bank_id,
+            signal_type=SignalType(row.signal_type),
+            value=bytes(row.value),
+            item_id=row.item_id,
+            labels=tuple(labels.get(row.id, ())),
+        )
+    return found

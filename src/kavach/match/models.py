@@ -1,0 +1,50 @@
+"""What a match is, as the scan output, ``kavach match`` and the API present it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from kavach.signals.types import SignalType
+
+__all__ = ["Match", "MatchLabel", "MatchPolicy"]
+
+
+class MatchPolicy(BaseModel):
+    """When a PDQ hash matches: distance at most ``threshold``, query quality at least
+    ``min_quality``. Exact signals match by equality; retracted entries never match."""
+
+    model_config = ConfigDict(frozen=True)
+
+    threshold: int = Field(default=PDQ_MATCH_THRESHOLD, ge=0, le=256)
+    min_quality: int = Field(default=PDQ_MIN_QUALITY, ge=0, le=100)
+
+
+class MatchLabel(BaseModel):
+    """A classification of the matched entry (see docs/banks.md for the schemes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scheme: str
+    value: str
+    assessor: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.value}"
+
+
+class Match(BaseModel):
+    """One bank entry that a file's hash matched."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bank: str
+    entry_id: int
+    signal_type: SignalType
+    value: str
+    """The listed hash (hex; base64 for PhotoDNA)."""
+    distance: int
+    """Hamming distance for PDQ; 0 for exact signals."""
+    item_id: str | None = None
+    """The media item's id in its source list (VICS MediaID, NCMEC id), when the list had one."""
+    labels: list[MatchLabel] = []
