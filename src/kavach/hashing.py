@@ -25,11 +25,11 @@ __all__ = [
     "HashError",
     "HashOptions",
     "HashRecord",
+    "default_jobs",
     "hash_bytes",
     "hash_file",
     "hash_paths",
     "iter_files",
-    "default_jobs",
     "parse_signals",
 ]
 
@@ -142,7 +142,9 @@ def hash_file(path: str | os.PathLike[str], options: HashOptions | None = None) 
     except KavachError as exc:
         return _error(fields, exc)
     except OSError as exc:
-        return _error(fields, InputError(f"could not read the file: {exc.strerror or exc}"), code="unreadable")
+        return _error(
+            fields, InputError(f"could not read the file: {exc.strerror or exc}"), code="unreadable"
+        )
 
 
 def _finish(fields: dict[str, Any], data: bytes, options: HashOptions) -> HashRecord:
@@ -161,7 +163,9 @@ def _finish(fields: dict[str, Any], data: bytes, options: HashOptions) -> HashRe
                 fields["pdq"] = hashes[0].hex
                 fields["pdq_quality"] = hashes[0].quality
             if options.dihedral:
-                fields["pdq_dihedral"] = {n: h.hex for n, h in zip(DIHEDRAL_NAMES, hashes, strict=True)}
+                fields["pdq_dihedral"] = {
+                    n: h.hex for n, h in zip(DIHEDRAL_NAMES, hashes, strict=True)
+                }
                 fields["pdq_quality"] = hashes[0].quality
         else:
             fields["media_type"] = _sniff_or_none(data[:32])
@@ -249,4 +253,3 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
-

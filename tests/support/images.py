@@ -9,12 +9,17 @@ from PIL import Image, ImageDraw, ImageFilter
 
 
 def scene(width: int, height: int, seed: int = 0, *, noise: float = 4.0) -> Image.Image:
-    """A photo-like RGB image: colour gradients, soft blobs, a few hard-edged shapes and grain."""
+    """A photo-like RGB image: colour gradients, soft blobs, a few hard-edged shapes and grain.
+
+    Large scenes are drawn at up to 1024 px and enlarged, with grain added at full size, which
+    keeps a 6000-pixel image cheap to make.
+    """
     rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    x /= max(width - 1, 1)
-    y /= max(height - 1, 1)
-    rgb = np.empty((height, width, 3), dtype=np.float32)
+    base_w, base_h = _base_size(width, height)
+    y, x = np.mgrid[0:base_h, 0:base_w].astype(np.float32)
+    x /= max(base_w - 1, 1)
+    y /= max(base_h - 1, 1)
+    rgb = np.empty((base_h, base_w, 3), dtype=np.float32)
     for c in range(3):
         a, b, d = rng.uniform(-120, 120, size=3)
         rgb[..., c] = 128 + a * x + b * y + d * x * y
@@ -25,6 +30,8 @@ def scene(width: int, height: int, seed: int = 0, *, noise: float = 4.0) -> Imag
         blob = np.exp(-(((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
         rgb += blob[..., None] * colour
     image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+    if (base_w, base_h) != (width, height):
+        image = image.resize((width, height), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(image)
     for _ in range(5):
         x0, x1 = sorted(rng.uniform(0, width, size=2))
@@ -37,11 +44,21 @@ def scene(width: int, height: int, seed: int = 0, *, noise: float = 4.0) -> Imag
     if min(width, height) > 8:
         image = image.filter(ImageFilter.GaussianBlur(radius=max(width, height) / 800))
     if noise:
-        grain = rng.normal(0, noise, size=(height, width, 3))
-        image = Image.fromarray(
-            np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB"
+        tile = rng.integers(
+            -int(noise), int(noise) + 1, size=(min(height, 257), min(width, 263), 3)
         )
+        reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
+        grain = np.tile(tile.astype(np.int16), reps)[:height, :width]
+        pixels = np.asarray(image, dtype=np.int16) + grain
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
     return image
+
+
+def _base_size(width: int, height: int, limit: int = 1024) -> tuple[int, int]:
+    if max(width, height) <= limit:
+        return width, height
+    factor = limit / max(width, height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
 
 
 def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:

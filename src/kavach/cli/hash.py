@@ -62,13 +62,14 @@ def hash_command(
         ),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
     ] = None,
     full_decode: Annotated[
         bool,
         typer.Option(
             "--full-decode",
-            help="Decode JPEGs at full size: bit-exact with the reference PDQ, several times slower.",
+            help="Decode JPEGs at full size: bit-exact with the reference PDQ, slower.",
         ),
     ] = False,
 ) -> None:
@@ -98,7 +99,9 @@ def hash_command(
         raise typer.Exit(2)
 
 
-def _track_failures(records: Iterator[HashRecord], failed: list[HashRecord]) -> Iterator[HashRecord]:
+def _track_failures(
+    records: Iterator[HashRecord], failed: list[HashRecord]
+) -> Iterator[HashRecord]:
     for record in records:
         if record.error is not None:
             failed.append(record)

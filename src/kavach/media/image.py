@@ -66,7 +66,7 @@ class DecodedImage:
     @property
     def scale(self) -> int:
         """Reduction factor of the decode (1 = full size)."""
-        return -(-self.width // self.luma.shape[1])
+        return -(-self.width // int(self.luma.shape[1]))
 
 
 # (magic test, media type, Pillow format name)
@@ -111,7 +111,9 @@ def sniff_media_type(head: bytes) -> tuple[str, str | None]:
     )
 
 
-def decode_image(data: bytes, *, limits: MediaLimits | None = None, fast: bool = True) -> DecodedImage:
+def decode_image(
+    data: bytes, *, limits: MediaLimits | None = None, fast: bool = True
+) -> DecodedImage:
     """Decode ``data`` into a luma plane, refusing anything unsafe with a clear error.
 
     With ``fast`` (the default) a JPEG is decoded at the largest DCT scale that keeps its PDQ hash
@@ -145,7 +147,9 @@ def decode_image(data: bytes, *, limits: MediaLimits | None = None, fast: bool =
         text = str(exc)
         if "truncated" in text or isinstance(exc, EOFError):
             raise TruncatedMediaError(f"the {media_type} data is truncated ({text})") from None
-        raise CorruptMediaError(f"the {media_type} data is corrupt ({text or type(exc).__name__})") from None
+        raise CorruptMediaError(
+            f"the {media_type} data is corrupt ({text or type(exc).__name__})"
+        ) from None
 
 
 def _decode_opened(

@@ -125,8 +125,10 @@ def pdq_from_luma(
 def _dct_matrix() -> FloatArray:
     i = np.arange(1, _DCT_SIZE + 1, dtype=np.float64)[:, None]
     j = np.arange(_SIZE, dtype=np.float64)[None, :]
-    matrix = np.sqrt(2.0 / _SIZE) * np.cos((np.pi / 2 / _SIZE) * i * (2 * j + 1))
-    return matrix.astype(np.float32)
+    matrix: FloatArray = (
+        np.sqrt(2.0 / _SIZE) * np.cos((np.pi / 2 / _SIZE) * i * (2 * j + 1))
+    ).astype(np.float32)
+    return matrix
 
 
 _DCT = _dct_matrix()
@@ -148,7 +150,8 @@ def _axis_matrix(full: int, scaled: int) -> FloatArray:
     if -(-full // factor) != scaled:
         raise InputError(f"{scaled} is not a DCT-scaled size of {full}")
     starts = np.arange(0, full, factor)
-    return np.add.reduceat(weights, starts, axis=1).astype(np.float32)
+    summed: FloatArray = np.add.reduceat(weights, starts, axis=1).astype(np.float32)
+    return summed
 
 
 def _full_axis_matrix(length: int) -> npt.NDArray[np.float64]:

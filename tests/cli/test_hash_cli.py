@@ -1,0 +1,100 @@
+"""``kavach hash`` end to end: formats, exit status, summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kavach.cli.hash import CSV_FIELDS
+from kavach.cli.main import main
+from tests.support.images import encode, scene
+
+JSONL_FIELDS = [
+    "path",
+    "size",
+    "media_type",
+    "md5",
+    "sha1",
+    "sha256",
+    "pdq",
+    "pdq_quality",
+    "pdq_dihedral",
+    "orientation",
+    "error",
+]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "one.jpg").write_bytes(encode(scene(200, 150, seed=1), "JPEG"))
+    (tmp_path / "sub" / "two.png").write_bytes(encode(scene(150, 200, seed=2), "PNG"))
+    return tmp_path
+
+
+def test_jsonl_records_have_stable_fields(folder, capsys):
+    assert main(["hash", str(folder), "--format", "jsonl", "--jobs", "1"]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [list(r) for r in records] == [JSONL_FIELDS, JSONL_FIELDS]
+    assert records[0]["path"].endswith("one.jpg")
+    assert records[1]["path"].endswith("two.png")
+    assert all(r["error"] is None and len(r["pdq"]) == 64 for r in records)
+    assert "hashed 2 of 2 files" in err
+
+
+def test_failure_exits_2_and_names_the_file(folder, capsys):
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    code = main(["hash", str(folder), str(folder / "absent.png"), "-f", "jsonl", "-j", "2"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 4
+    errors = {r["path"].rsplit("/", 1)[-1]: r["error"]["code"] for r in records if r["error"]}
+    assert errors == {"broken.jpg": "corrupt_media", "absent.png": "not_found"}
+    assert "2 failed" in err
+    assert "broken.jpg: corrupt_media" in err
+
+
+def test_csv_output(folder, capsys):
+    assert main(["hash", str(folder), "-f", "csv", "--dihedral", "-s", "md5,pdq", "-j", "1"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert tuple(rows[0]) == CSV_FIELDS
+    assert rows[0]["sha1"] == ""
+    assert len(rows[0]["md5"]) == 32
+    assert rows[0]["pdq_dihedral"].startswith("original=")
+    assert rows[0]["pdq_dihedral"].count(";") == 7
+
+
+def test_table_output(folder, capsys):
+    assert main(["hash", str(folder / "one.jpg"), "-f", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "one.jpg" in out
+    assert "image/jpeg" in out
+
+
+def test_bad_option_values(folder, capsys):
+    assert main(["hash", str(folder), "--signals", "md5,nope"]) == 2
+    assert "unknown signal 'nope'" in capsys.readouterr().err
+    assert main(["hash", str(folder), "--jobs", "0"]) == 2
+    assert main(["hash"]) == 2
+
+
+def test_console_script_pipes_jsonl(folder):
+    # A real process: the default format in a pipe is JSONL and no progress bar is drawn.
+    result = subprocess.run(
+        [sys.executable, "-m", "kavach.cli.main", "hash", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    json.loads(result.stdout.splitlines()[0])
+    assert "hashing" not in result.stderr

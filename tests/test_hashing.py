@@ -1,0 +1,150 @@
+"""The file-level engine: records, errors per file, order, parallelism."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+import pytest
+
+from kavach.errors import InputError
+from kavach.hashing import HashOptions, hash_bytes, hash_file, hash_paths, iter_files, parse_signals
+from kavach.media.image import MediaLimits
+from tests.support.images import encode, scene
+from tests.support.oracle import reference_pdq
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "b" / "deeper").mkdir(parents=True)
+    files = {
+        "a.jpg": encode(scene(300, 200, seed=1), "JPEG", quality=85),
+        "b/c.png": encode(scene(200, 300, seed=2), "PNG"),
+        "b/deeper/d.webp": encode(scene(256, 256, seed=3), "WEBP"),
+        "notes.txt": b"not an image\n",
+        "empty.jpg": b"",
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder, files
+
+
+def test_record_of_a_good_image(photos):
+    folder, files = photos
+    record = hash_file(folder / "a.jpg")
+    data = files["a.jpg"]
+    assert record.ok
+    assert record.path == str(folder / "a.jpg")
+    assert record.size == len(data)
+    assert record.media_type == "image/jpeg"
+    assert record.md5 == hashlib.md5(data).hexdigest()
+    assert record.sha1 == hashlib.sha1(data).hexdigest()
+    assert record.sha256 == hashlib.sha256(data).hexdigest()
+    assert reference_pdq(data).distance(record.pdq) <= 4
+    assert 0 <= record.pdq_quality <= 100
+    assert record.pdq_dihedral is None
+
+
+def test_bad_files_get_error_records_with_digests(photos):
+    folder, files = photos
+    text = hash_file(folder / "notes.txt")
+    assert text.error is not None
+    assert text.error.code == "unsupported_media"
+    assert text.md5 == hashlib.md5(files["notes.txt"]).hexdigest()  # still useful for exact lists
+    assert text.pdq is None
+    empty = hash_file(folder / "empty.jpg")
+    assert empty.error.code == "empty_file"
+    assert empty.size == 0
+    missing = hash_file(folder / "nope.jpg")
+    assert missing.error.code == "not_found"
+    directory = hash_file(folder / "b")
+    assert directory.error.code == "invalid_input"
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("r", hash_file(fifo)), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "hashing a FIFO blocked"
+    assert result["r"].error.code == "invalid_input"
+
+
+def test_unreadable_file(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = tmp_path / "locked.jpg"
+    path.write_bytes(b"\xff\xd8\xff")
+    path.chmod(0)
+    assert hash_file(path).error.code == "unreadable"
+
+
+def test_large_file_gets_exact_hashes_only(tmp_path):
+    path = tmp_path / "big.jpg"
+    data = encode(scene(300, 200, seed=4), "JPEG")
+    path.write_bytes(data)
+    record = hash_file(path, HashOptions(limits=MediaLimits(max_bytes=len(data) - 1)))
+    assert record.error.code == "media_error"
+    assert "only exact hashes" in record.error.message
+    assert record.md5 == hashlib.md5(data).hexdigest()
+    assert record.media_type == "image/jpeg"
+
+
+def test_signal_selection_and_dihedral(photos):
+    folder, _ = photos
+    only_pdq = hash_file(folder / "a.jpg", HashOptions(signals=parse_signals("pdq")))
+    assert only_pdq.md5 is None
+    assert only_pdq.sha256 is None
+    assert only_pdq.pdq
+    only_md5 = hash_file(folder / "notes.txt", HashOptions(signals=parse_signals("md5")))
+    assert only_md5.ok  # no image was asked for, so a text file is no failure
+    assert only_md5.md5
+    assert only_md5.pdq is None
+    with_dihedral = hash_file(folder / "a.jpg", HashOptions(dihedral=True))
+    assert with_dihedral.pdq_dihedral["original"] == with_dihedral.pdq
+    assert len(with_dihedral.pdq_dihedral) == 8
+
+
+@pytest.mark.parametrize("text", ["", "md5,crc", " , "])
+def test_parse_signals_rejects_bad_lists(text):
+    with pytest.raises(InputError):
+        parse_signals(text)
+
+
+def test_walk_is_recursive_sorted_and_keeps_input_order(photos, tmp_path):
+    folder, _ = photos
+    single = tmp_path / "single.png"
+    single.write_bytes(encode(scene(100, 100), "PNG"))
+    found = list(iter_files([single, folder, tmp_path / "missing"]))
+    relative = [os.path.relpath(p, folder) for p in found[1:-1]]
+    assert found[0] == str(single)
+    assert relative == ["a.jpg", "b/c.png", "b/deeper/d.webp", "empty.jpg", "notes.txt"]
+    assert found[-1] == str(tmp_path / "missing")
+
+
+def test_folder_symlinks_are_not_followed(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "x.png").write_bytes(encode(scene(50, 50), "PNG"))
+    (tmp_path / "real" / "loop").symlink_to(tmp_path / "real")
+    files = list(iter_files([tmp_path / "real"]))
+    assert [os.path.basename(f) for f in files] == ["loop", "x.png"]
+    assert hash_file(files[0]).error.code == "invalid_input"  # the link is a folder: reported
+
+
+def test_parallel_run_equals_serial_run_in_order(photos):
+    folder, _ = photos
+    serial = list(hash_paths([folder], jobs=1))
+    parallel = list(hash_paths([folder], jobs=2))
+    assert [r.model_dump() for r in serial] == [r.model_dump() for r in parallel]
+    assert len(serial) == 5
+
+
+def test_hash_bytes_matches_hash_file(photos):
+    folder, files = photos
+    from_disk = hash_file(folder / "b" / "c.png")
+    in_memory = hash_bytes(files["b/c.png"], path=str(folder / "b" / "c.png"))
+    assert from_disk == in_memory
