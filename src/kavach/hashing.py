@@ -238,6 +238,8 @@ def hash_paths(
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
+    # Workers start from a server that has already imported the engine (NumPy, Pillow, ...).
+    context.set_forkserver_preload(["kavach.hashing"])
     chunk = max(1, min(64, len(files) // (jobs * 8)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         yield from pool.map(_hash_in_worker, files, [options] * len(files), chunksize=chunk)
