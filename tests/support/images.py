@@ -1,4 +1,4 @@
-"""Benign generated images for tests (the generator lives in the package for demos and benchmarks)."""
+"""Benign generated images for tests (the generator lives in the package, for demos too)."""
 
 from kavach.demo.scenes import encode, scene
 
