@@ -70,12 +70,20 @@ def main() -> None:
         for name, rate in rates.items():
             rows.append((label, name, rate))
         kavach = rates["kavach PDQ, 1 core"]
-        rows.append((label, "ratio PDQ / reference  (target >= 12)", kavach / rates[
-            "reference: RGB + pdqhash"
-        ]))
-        rows.append((label, "ratio PDQ / luma 1/8 decode  (target >= 0.6)", kavach / rates[
-            "decode luma (1/8)"
-        ]))
+        rows.append(
+            (
+                label,
+                "ratio PDQ / reference  (target >= 12)",
+                kavach / rates["reference: RGB + pdqhash"],
+            )
+        )
+        rows.append(
+            (
+                label,
+                "ratio PDQ / luma 1/8 decode  (target >= 0.6)",
+                kavach / rates["decode luma (1/8)"],
+            )
+        )
         compat[f"generated {label}"] = [_distance_to_reference(d) for d in images]
 
     reference_set = _reference_set_distances()
