@@ -27,6 +27,9 @@ def _register() -> None:
     from kavach.cli import hash as hash_cli
 
     hash_cli.register(app)
+    from kavach.cli import demo as demo_cli
+
+    demo_cli.register(app)
     from kavach.cli import db as db_cli
 
     db_cli.register(app)

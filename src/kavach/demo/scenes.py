@@ -35,11 +35,17 @@ def scene(width: int, height: int, seed: int = 0, *, noise: float = 4.0) -> Imag
         colour = rng.uniform(-90, 90, size=3)
         blob = np.exp(-(((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
         rgb += blob[..., None] * colour
+    for _ in range(2):
+        # Mid-frequency texture (foliage, fabric, brickwork): photos rarely have flat regions.
+        angle = rng.uniform(0, np.pi)
+        cycles = rng.uniform(8, 40)
+        phase = (np.cos(angle) * x + np.sin(angle) * y) * cycles * 2 * np.pi
+        rgb += (rng.uniform(6, 16) * np.sin(phase))[..., None]
     image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
     if (base_w, base_h) != (width, height):
         image = image.resize((width, height), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(image)
-    for _ in range(5):
+    for _ in range(14):
         x0, x1 = sorted(rng.uniform(0, width, size=2))
         y0, y1 = sorted(rng.uniform(0, height, size=2))
         fill = tuple(int(v) for v in rng.integers(0, 256, size=3))
