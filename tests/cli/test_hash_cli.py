@@ -98,3 +98,32 @@ def test_console_script_pipes_jsonl(folder):
     assert len(result.stdout.splitlines()) == 2
     json.loads(result.stdout.splitlines()[0])
     assert "hashing" not in result.stderr
+
+
+def test_progress_bar_on_a_terminal_only(folder, tmp_path_factory):
+    # stderr on a pseudo-terminal, stdout to a file: the bar is drawn, the records stay clean.
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    out = tmp_path_factory.mktemp("out") / "out.jsonl"
+    with open(out, "w") as stdout:
+        process = subprocess.run(
+            [sys.executable, "-m", "kavach.cli.main", "hash", str(folder), "-j", "1"],
+            stdout=stdout,
+            stderr=follower,
+            timeout=120,
+            check=False,
+        )
+    os.close(follower)
+    drawn = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            drawn += chunk
+    except OSError:  # the terminal closes once everything was read
+        pass
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"hashing" in drawn
+    assert b"files/s" in drawn
+    assert all(json.loads(line)["error"] is None for line in out.read_text().splitlines())
