@@ -115,3 +115,23 @@ def test_archives_can_be_left_closed(tmp_path: Path) -> None:
     tasks = list(plan_tasks(expand([tmp_path]), limits, archives=False))
     [[record]] = run_tasks(tasks, HashOptions(), limits)
     assert record.path == str(tmp_path / "a.zip")
+
+
+def test_worker_keeps_one_archive_open_across_tasks(tmp_path: Path) -> None:
+    from kavach.scan.archive import _OPEN, close_archives
+    from kavach.scan.tasks import MembersTask, run_in_worker
+
+    archive = tmp_path / "big.zip"
+    archive.write_bytes(zip_bytes({f"f{i}.txt": b"x" * i for i in range(70)}))
+    limits = ArchiveLimits()
+    tasks = list(plan_tasks([str(archive)], limits))
+    assert sum(isinstance(t, MembersTask) for t in tasks) == 3  # 32 + 32 + 6 members
+    try:
+        first = run_in_worker(tasks[:2], HashOptions(signals=frozenset({"md5"})), limits)
+        kept = _OPEN.get(str(archive))
+        rest = run_in_worker(tasks[2:], HashOptions(signals=frozenset({"md5"})), limits)
+        assert _OPEN.get(str(archive)) is kept
+    finally:
+        close_archives()
+    records = [r for out in first + rest for r in out]
+    assert [r.path for r in records[1:]] == [f"{archive}!f{i}.txt" for i in range(70)]

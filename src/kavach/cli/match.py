@@ -9,17 +9,19 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import BaseModel
 
-from kavach.banks.formats.text import guess_signal_type
 from kavach.cli.scan import open_matcher
 from kavach.errors import InputError, InvalidHashError
-from kavach.match import Match, MatchPolicy, Query
+from kavach.match.models import Match, MatchPolicy
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
 from kavach.signals.types import SignalType, parse_hash
+
+if TYPE_CHECKING:
+    from kavach.match import Query
 
 # Hashes read from one file at most: a lookup, not a scan (use `kavach bank import` for lists).
 _MAX_HASHES = 1_000_000
@@ -119,6 +121,9 @@ def _read_lines(file: Path) -> list[str]:
 
 
 def _parse(text: str, default: SignalType | None) -> list[Query]:
+    from kavach.banks.formats.text import guess_signal_type
+    from kavach.match import Query
+
     value = text.strip()
     kind, sep, rest = value.partition(":")
     try:

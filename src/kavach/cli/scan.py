@@ -11,30 +11,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from sqlalchemy import Engine, make_url
 
-from kavach.cli.db import database_session
-from kavach.config import get_settings
 from kavach.errors import InputError
-from kavach.hashing import HashOptions, default_jobs, parse_signals
-from kavach.match import Matcher, MatchPolicy
-from kavach.media.image import MediaLimits
-from kavach.scan import (
-    ArchiveLimits,
-    ScanConfig,
-    ScanProgress,
-    ScanRecord,
-    ScanSummary,
-    html_summary,
-    run_scan,
-    vics_case,
-)
-from kavach.scan.output import write_atomically
+from kavach.match.models import MatchPolicy
+from kavach.scan.archive import ArchiveLimits
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
-from kavach.store.db import make_session_factory
+
+if TYPE_CHECKING:
+    from kavach.match import Matcher
+    from kavach.scan import ScanProgress, ScanRecord, ScanSummary
 
 _DEFAULT_LIMITS = ArchiveLimits()
 _MIB = 1024 * 1024
@@ -48,6 +37,12 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def open_matcher(banks: list[str] | None, policy: MatchPolicy) -> Iterator[Matcher]:
     """A matcher on the configured database (all banks when none are named), index cache on."""
+    # Imported here: every command loads this module, only scan and match need these.
+    from kavach.cli.db import database_session
+    from kavach.config import get_settings
+    from kavach.match import Matcher
+    from kavach.store.db import make_session_factory
+
     settings = get_settings()
     with database_session() as session:
         if not banks:
@@ -132,6 +127,11 @@ def scan_command(
 
     Exit status: 0 nothing matched, 1 matches found, 2 errors and no match.
     """
+    from kavach.hashing import HashOptions, default_jobs, parse_signals
+    from kavach.media.image import MediaLimits
+    from kavach.scan import ScanConfig, html_summary, run_scan, vics_case
+    from kavach.scan.output import write_atomically
+
     to_stdout = out is not None and str(out) == "-"
     if resume and (out is None or to_stdout):
         raise InputError("--resume needs the --out FILE of the scan to continue")

@@ -44,7 +44,7 @@ MATCHED_SIGNALS = (SignalType.MD5, SignalType.SHA1, SignalType.SHA256, SignalTyp
 
 # Entry ids per IN (...) query: well under every database's parameter limit.
 _ID_BATCH = 500
-_LOAD_BATCH = 100_000
+_LOAD_BATCH = 50_000
 _CACHE_FORMAT = 1
 
 
@@ -290,7 +290,7 @@ class Matcher:
         bank = self._load_cache(bank_id, name, key, version)
         if bank is None:
             bank = _BankIndexes(bank_id, name, version, key)
-            _fill(bank, _read_entries(session, bank_id))
+            _fill(session, bank)
         elif bank.version != version:
             self._apply_changes(session, bank, since=bank.version, version=version)
         else:
@@ -373,29 +373,41 @@ def _rows(values: list[bytes], st: SignalType) -> NDArray[np.uint8]:
     return np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), st.size)
 
 
-def _fill(bank: _BankIndexes, rows: Iterable[tuple[int, SignalType, bytes]]) -> None:
-    ids: dict[SignalType, list[int]] = {}
-    values: dict[SignalType, list[bytes]] = {}
-    for entry_id, st, value in rows:
-        if len(value) != st.size:
-            continue  # never stored by Kavach's own writers; not worth failing a scan over
-        ids.setdefault(st, []).append(entry_id)
-        values.setdefault(st, []).append(value)
-    for st, st_ids in ids.items():
-        bank.index(st).add(np.asarray(st_ids, dtype=np.uint64), _rows(values[st], st))
-
-
-def _read_entries(session: Session, bank_id: int) -> Iterable[tuple[int, SignalType, bytes]]:
+def _fill(session: Session, bank: _BankIndexes) -> None:
+    """Add every live entry of the bank: one read, then one index build per signal type."""
+    ids: dict[str, list[int]] = {st.value: [] for st in MATCHED_SIGNALS}
+    values: dict[str, list[bytes]] = {st.value: [] for st in MATCHED_SIGNALS}
     stmt = select(BankEntry.id, BankEntry.signal_type, BankEntry.value).where(
-        BankEntry.bank_id == bank_id,
-        BankEntry.retracted_at.is_(None),
-        BankEntry.signal_type.in_([st.value for st in MATCHED_SIGNALS]),
+        BankEntry.bank_id == bank.bank_id, BankEntry.retracted_at.is_(None)
     )
-    result = session.execute(stmt.execution_options(yield_per=_LOAD_BATCH))
-    types = {st.value: st for st in MATCHED_SIGNALS}
-    for part in result.partitions():
-        for entry_id, st, value in part:
-            yield entry_id, types[st], bytes(value)
+    # No filter on signal type: SQLite would then walk the (bank, type, value) index and fetch
+    # rows in random order, 3-4 times slower than reading the bank's rows in order.
+    result = session.connection().execute(stmt)
+    # Rows are read from the DBAPI cursor itself: SQLAlchemy's per-row processing costs ~3 µs a
+    # row, most of a cold load; an integer, a short string and raw bytes need no processing.
+    cursor = result.cursor
+    try:
+        while block := cursor.fetchmany(_LOAD_BATCH):
+            for entry_id, st, value in block:
+                bucket = values.get(st)
+                if bucket is not None:  # PhotoDNA and future types are not indexed here
+                    ids[st].append(entry_id)
+                    bucket.append(bytes(value))
+    finally:
+        result.close()
+    for st in MATCHED_SIGNALS:
+        st_values = values.pop(st.value)
+        if not st_values:
+            continue
+        st_ids = np.asarray(ids.pop(st.value), dtype=np.uint64)
+        data = b"".join(st_values)
+        if len(data) != st.size * len(st_values):
+            # Never written by Kavach's own writers; skip such rows rather than fail a scan.
+            keep = [i for i, v in enumerate(st_values) if len(v) == st.size]
+            st_ids = st_ids[keep]
+            data = b"".join(st_values[i] for i in keep)
+        del st_values
+        bank.index(st).add(st_ids, np.frombuffer(data, dtype=np.uint8).reshape(-1, st.size))
 
 
 def _read_changes(

@@ -11,6 +11,7 @@ streamed, as large files on disk do) times the nesting depth.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ __all__ = [
     "ZIP_READ_ERRORS",
     "ArchiveLimits",
     "ArchivePlan",
+    "close_archives",
     "hash_members",
     "is_zip",
     "member_path",
@@ -149,24 +151,66 @@ def hash_members(
     limits: ArchiveLimits,
     *,
     depth: int = 1,
+    keep_open: bool = False,
 ) -> list[HashRecord]:
     """Hash the members at ``members`` (indexes into the archive's entry list), in order.
 
     A member that is itself a zip gets its own record (exact digests) followed by the records
-    of its members, down to ``limits.max_depth``.
+    of its members, down to ``limits.max_depth``. With ``keep_open`` an archive on disk stays
+    open for the next call (see :class:`OpenArchive`).
     """
+    cached = keep_open and isinstance(source, str)
     try:
-        zf = zipfile.ZipFile(source)
+        zf = _OPEN.get(str(source)) if cached else zipfile.ZipFile(source)
     except ZIP_READ_ERRORS as exc:
         what = f"{display} could not be opened again: {exc}"
         return [_error_record(display, ArchiveError(what))]
-    with zf:
+    try:
         infos = zf.infolist()
         return [
             rec
             for index in members
             for rec in _hash_member(zf, infos[index], display, options, limits, depth)
         ]
+    finally:
+        if not cached:
+            zf.close()
+
+
+class OpenArchive:
+    """The one archive on disk a worker process keeps open between tasks.
+
+    A big archive is split into many tasks; without this each would parse the central directory
+    again (about 0.2 s for 100,000 members). The file is reopened when its size or modification
+    time changes.
+    """
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._stamp: tuple[int, int] = (0, 0)
+        self._zip: zipfile.ZipFile | None = None
+
+    def get(self, path: str) -> zipfile.ZipFile:
+        info = os.stat(path)
+        stamp = (info.st_size, info.st_mtime_ns)
+        if self._zip is None or self._path != path or self._stamp != stamp:
+            self.close()
+            self._zip = zipfile.ZipFile(path)
+            self._path, self._stamp = path, stamp
+        return self._zip
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+
+_OPEN = OpenArchive()
+
+
+def close_archives() -> None:
+    """Close the archive kept open by :func:`hash_members` (``keep_open``) in this process."""
+    _OPEN.close()
 
 
 def _hash_member(

@@ -8,7 +8,7 @@ import os
 from pydantic import BaseModel, Field
 
 from kavach.hashing import HashRecord
-from kavach.match import Match
+from kavach.match.models import Match
 
 __all__ = ["FolderCounts", "ScanRecord", "ScanSummary", "folder_of", "split_path"]
 

@@ -26,7 +26,7 @@ from kavach.match import Match, Matcher
 from kavach.scan.archive import ArchiveLimits
 from kavach.scan.journal import Journal, next_chain
 from kavach.scan.results import ScanRecord, ScanSummary
-from kavach.scan.tasks import Task, expand, plan_tasks, run_tasks
+from kavach.scan.tasks import Task, expand, plan_tasks, run_in_worker, run_tasks
 
 __all__ = ["ScanConfig", "ScanProgress", "run_scan"]
 
@@ -192,7 +192,9 @@ def _execute(
                 window.append(
                     (
                         chunk,
-                        pool.submit(run_tasks, chunk, config.hash_options, config.archive_limits),
+                        pool.submit(
+                            run_in_worker, chunk, config.hash_options, config.archive_limits
+                        ),
                     )
                 )
 

@@ -19,12 +19,21 @@ from kavach.scan.archive import (
     ARCHIVE_MEDIA_TYPE,
     ZIP_READ_ERRORS,
     ArchiveLimits,
+    close_archives,
     hash_members,
     is_zip,
     plan_archive,
 )
 
-__all__ = ["DoneTask", "FileTask", "MembersTask", "Task", "plan_tasks", "run_tasks"]
+__all__ = [
+    "DoneTask",
+    "FileTask",
+    "MembersTask",
+    "Task",
+    "plan_tasks",
+    "run_in_worker",
+    "run_tasks",
+]
 
 MEMBERS_PER_TASK = 32
 """Zip members per task: big archives spread over every worker, each opening the archive."""
@@ -139,17 +148,34 @@ def _plan_zip(path: str, limits: ArchiveLimits) -> Iterator[Task]:
 
 
 def run_tasks(
+    tasks: Sequence[Task], options: HashOptions, limits: ArchiveLimits, *, worker: bool = False
+) -> list[list[HashRecord]]:
+    """Run tasks; one list of records per task, in order.
+
+    In a ``worker`` process the last zip archive read stays open for the next chunk (whose tasks
+    are most often more members of the same archive); elsewhere it is closed before returning.
+    """
+    try:
+        return [_run(task, options, limits, worker) for task in tasks]
+    finally:
+        if not worker:
+            close_archives()
+
+
+def run_in_worker(
     tasks: Sequence[Task], options: HashOptions, limits: ArchiveLimits
 ) -> list[list[HashRecord]]:
-    """Run tasks (in a worker process); one list of records per task, in order."""
-    return [_run(task, options, limits) for task in tasks]
+    """:func:`run_tasks` as a worker process runs it."""
+    return run_tasks(tasks, options, limits, worker=True)
 
 
-def _run(task: Task, options: HashOptions, limits: ArchiveLimits) -> list[HashRecord]:
+def _run(task: Task, options: HashOptions, limits: ArchiveLimits, worker: bool) -> list[HashRecord]:
     if isinstance(task, DoneTask):
         return list(task.records)
     if isinstance(task, MembersTask):
-        return hash_members(task.archive, task.archive, task.members, options, limits)
+        return hash_members(
+            task.archive, task.archive, task.members, options, limits, keep_open=worker
+        )
     if task.archive or task.error is not None:
         exact = HashOptions(signals=frozenset(options.exact_signals), limits=options.limits)
         record = hash_file(task.path, exact)
