@@ -13,11 +13,20 @@ do, the CLI exit status and the HTTP status it maps to::
     │   │   ├── TooManyPixelsError (decompression bombs)
     │   │   ├── UnsupportedMediaError (not media, or a format we do not read)
     │   │   ├── TruncatedMediaError
-    │   │   └── CorruptMediaError
+    │   │   ├── CorruptMediaError
+    │   │   ├── NoVideoStreamError (no video stream, e.g. audio-only; an UnsupportedMediaError)
+    │   │   ├── VideoTooLongError (past the duration or frame-count limit)
+    │   │   └── DecodeTimeoutError (past the per-file decoding time limit)
     │   ├── ArchiveError          a zip archive that cannot be read (corrupt, encrypted)
     │   │   └── ArchiveLimitError a zip past a scan limit (zip bombs: size, ratio, entries, depth)
     │   └── CheckpointError       a scan checkpoint that does not fit the scan being resumed
     ├── NotFoundError             (exit 2, HTTP 404)
+    ├── AuthenticationError       (no or bad credentials: HTTP 401)
+    ├── PermissionDeniedError     (the role or organisation may not do this: HTTP 403)
+    ├── ConflictError             (the thing exists already, or is in use: HTTP 409)
+    ├── PayloadTooLargeError      (a request body past its limit: HTTP 413)
+    ├── RateLimitedError          (too many requests for one API key: HTTP 429)
+    ├── ServiceUnavailableError   (not ready: database unreachable, indexes loading: HTTP 503)
     ├── IndexFormatError          (a saved index file that is corrupt or of another version)
     └── ConfigurationError        (exit 2, HTTP 500)
 """
@@ -27,9 +36,12 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "ArchiveLimitError",
+    "AuthenticationError",
     "CheckpointError",
     "ConfigurationError",
+    "ConflictError",
     "CorruptMediaError",
+    "DecodeTimeoutError",
     "EmptyFileError",
     "FileTooLargeError",
     "FormatError",
@@ -38,10 +50,16 @@ __all__ = [
     "InvalidHashError",
     "KavachError",
     "MediaError",
+    "NoVideoStreamError",
     "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServiceUnavailableError",
     "TooManyPixelsError",
     "TruncatedMediaError",
     "UnsupportedMediaError",
+    "VideoTooLongError",
 ]
 
 
@@ -122,6 +140,25 @@ class CorruptMediaError(MediaError):
     code = "corrupt_media"
 
 
+class NoVideoStreamError(UnsupportedMediaError):
+    """A container (MP4, MKV, ...) that holds no video stream, e.g. audio only."""
+
+    code = "no_video_stream"
+
+
+class VideoTooLongError(MediaError):
+    """A video longer (in seconds or frames) than the configured limit."""
+
+    code = "video_too_long"
+    http_status = 413
+
+
+class DecodeTimeoutError(MediaError):
+    """Decoding one file took longer than the per-file time limit."""
+
+    code = "decode_timeout"
+
+
 class ArchiveError(InputError):
     """A zip archive (or a member of one) cannot be read: corrupt, encrypted, unsupported."""
 
@@ -155,3 +192,49 @@ class IndexFormatError(KavachError):
 
 class ConfigurationError(KavachError):
     code = "configuration"
+
+
+class AuthenticationError(KavachError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(KavachError):
+    """The caller's role or organisation does not allow this."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class ConflictError(KavachError):
+    """The request clashes with what exists (a duplicate name, a revoked key)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class PayloadTooLargeError(KavachError):
+    """A request body is larger than the endpoint accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class RateLimitedError(KavachError):
+    """Too many requests with one API key; ``retry_after`` says when to try again (seconds)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(KavachError):
+    """The service cannot answer yet (database unreachable, indexes still loading)."""
+
+    code = "unavailable"
+    http_status = 503

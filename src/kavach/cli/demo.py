@@ -22,13 +22,25 @@ def demo_command(
         Path | None,
         typer.Option("--dir", help="Where to write the demo (default: a new temporary folder)."),
     ] = None,
+    service: Annotated[
+        bool,
+        typer.Option(
+            "--service",
+            help="Instead: set up the configured database for `kavach serve` (demo organisation, "
+            "admin, API key, bank of benign images).",
+        ),
+    ] = False,
 ) -> None:
     """Make a demo device of benign images, list the known ones in a bank, and scan the device.
 
     Everything goes under one folder, including its own SQLite database, so the demo never
-    touches your real data.
+    touches your real data. With ``--service`` it prepares the configured database for the
+    platform API instead (what ``make run`` does).
     """
     console = Console(stderr=True)
+    if service:
+        _service_demo(console)
+        return
     root = (folder or Path(tempfile.mkdtemp(prefix="kavach-demo-"))).resolve()
     os.environ["KAVACH_DATA_DIR"] = str(root / "data")
     os.environ.pop("KAVACH_DATABASE_URL", None)
@@ -50,8 +62,10 @@ def demo_command(
         f"{media.expected_matches} matches: an exact copy, two messenger recompressions and a "
         "copy inside a zip; the mirrored copy needs dihedral matching."
     )
-    console.print(f"Every file's record: {out}\nSummary to open in a browser: {html}")
-    console.print(f"Demo folder (delete when done): {root}")
+    console.print(
+        f"Every file's record: {out}\nSummary to open in a browser: {html}", soft_wrap=True
+    )
+    console.print(f"Demo folder (delete when done): {root}", soft_wrap=True)
 
 
 def _run(argv: list[str], allowed: set[int]) -> int:
@@ -62,3 +76,59 @@ def _run(argv: list[str], allowed: set[int]) -> int:
     if code not in allowed:
         raise typer.Exit(code)
     return code
+
+
+_DEMO_ORG = "Demo Platform"
+_DEMO_BANK = "demo-known"
+_DEMO_ADMIN = "admin"
+
+
+def _service_demo(console: Console) -> None:
+    # The configured database (not a temporary one): this is what `kavach serve` will use.
+    import secrets
+
+    from sqlalchemy import select
+
+    from kavach.auth.models import Role, User
+    from kavach.auth.service import create_api_key, create_user
+    from kavach.banks.models import Bank
+    from kavach.banks.service import ensure_organisation
+    from kavach.cli.db import database_session
+    from kavach.config import get_settings
+
+    settings = get_settings()
+    _run(["db", "upgrade"], {0})
+    media = make_demo_media(settings.data_dir / "demo-media")
+    with database_session() as session:
+        ensure_organisation(session, _DEMO_ORG, "IN")
+        has_bank = session.scalar(select(Bank.id).where(Bank.name == _DEMO_BANK)) is not None
+    if not has_bank:
+        _run(["bank", "create", _DEMO_BANK, "--owner", _DEMO_ORG, "--country", "IN"], {0})
+        _run(["bank", "add", _DEMO_BANK, str(media.known), "--label", "demo:known"], {0})
+    password = None
+    with database_session() as session:
+        org = ensure_organisation(session, _DEMO_ORG, "IN")
+        if session.scalar(select(User.id).where(User.username == _DEMO_ADMIN)) is None:
+            password = secrets.token_urlsafe(15)
+            create_user(session, org, _DEMO_ADMIN, password, Role.ADMIN)
+        issued = create_api_key(session, org, Role.ADMIN, name="demo")
+    console.rule("[bold]Kavach service demo ready")
+    if password is not None:
+        console.print(
+            f"Admin login: [bold]{_DEMO_ADMIN}[/bold] / [bold]{password}[/bold]  "
+            "(printed once; keep it)"
+        )
+    else:
+        console.print(
+            f"Admin user {_DEMO_ADMIN!r} exists already (password printed when made).",
+            soft_wrap=True,
+        )
+    console.print(f"API key (admin, shown once): [bold]{issued.token}[/bold]", soft_wrap=True)
+    console.print(f"Bank {_DEMO_BANK!r} holds the benign images in {media.known}", soft_wrap=True)
+    sample = media.device / "WhatsApp" / "Media" / "IMG-0002.jpg"
+    console.print(
+        "Try, once `kavach serve` runs:\n"
+        f"  curl -H 'Authorization: Bearer {issued.token}' "
+        f"-F content_id=demo-1 -F file=@{sample} "
+        "http://127.0.0.1:8000/api/v1/submissions/upload"
+    )

@@ -42,6 +42,18 @@ def _register() -> None:
     from kavach.cli import match as match_cli
 
     match_cli.register(app)
+    from kavach.cli import serve as serve_cli
+
+    serve_cli.register(app)
+    from kavach.cli import worker as worker_cli
+
+    worker_cli.register(app)
+    from kavach.cli import user as user_cli
+
+    user_cli.register(app)
+    from kavach.cli import apikey as apikey_cli
+
+    apikey_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import kavach.auth.models
 import kavach.banks.models
+import kavach.jobs.models
 import kavach.store.models
+import kavach.store.submissions
 from kavach.store.base import Base
 
 __all__ = ["metadata"]
 
 # Referenced so linters see the imports as used: they register tables as a side effect.
-_MODEL_MODULES = (kavach.store.models, kavach.banks.models)
+_MODEL_MODULES = (
+    kavach.store.models,
+    kavach.banks.models,
+    kavach.auth.models,
+    kavach.jobs.models,
+    kavach.store.submissions,
+)
 
 metadata: MetaData = Base.metadata

@@ -1,0 +1,1 @@
+"""Background work: the job table (outbox), claiming, the worker loop, webhook delivery."""

@@ -1,0 +1,8 @@
+"""The platform service: FastAPI app, auth, REST API under ``/api/v1``, health and metrics."""
+
+from __future__ import annotations
+
+from kavach.web.app import API_PREFIX, app_from_env, create_app
+from kavach.web.settings import ServiceSettings, get_service_settings
+
+__all__ = ["API_PREFIX", "ServiceSettings", "app_from_env", "create_app", "get_service_settings"]

@@ -1,0 +1,133 @@
+"""Hash an upload; look hashes up in banks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from kavach.auth.service import Permission, Principal
+from kavach.errors import InputError, MediaError
+from kavach.hashing import HashOptions, HashRecord, hash_bytes
+from kavach.match.models import Match
+from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
+from kavach.web.api.schemas import HashIn, parse_queries
+from kavach.web.auth import RuntimeDep, require
+from kavach.web.multipart import multipart_openapi, parse_form, read_body
+from kavach.web.runtime import Runtime
+
+__all__ = ["hash_upload", "router"]
+
+router = APIRouter(tags=["lookup"])
+
+UPLOAD_SCHEMA: dict[str, object] = {
+    "type": "string",
+    "format": "binary",
+    "description": "The file's bytes.",
+}
+
+
+class HashResponse(BaseModel):
+    """The signals of an uploaded file (``error`` set when it could not be fully hashed)."""
+
+    size: int | None
+    media_type: str | None
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    error: dict[str, str] | None = None
+
+
+class LookupRequest(BaseModel):
+    hashes: list[HashIn] = Field(min_length=1, description="Hashes to look up, any signal type.")
+    banks: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Banks to search (default: every bank this organisation may use).",
+    )
+    threshold: int = Field(
+        default=PDQ_MATCH_THRESHOLD,
+        ge=0,
+        le=PDQ_MATCH_THRESHOLD,
+        description="Largest PDQ distance that counts as a match.",
+    )
+
+
+class LookupResult(BaseModel):
+    index: int
+    matches: list[Match]
+
+
+class LookupResponse(BaseModel):
+    banks: list[str]
+    results: list[LookupResult]
+
+
+async def hash_upload(request: Request, runtime: Runtime) -> tuple[HashRecord, dict[str, str]]:
+    """Read a multipart upload (field ``file``) in memory, hash it; other text fields returned.
+
+    The bytes are never written anywhere: they live in this request's memory only.
+    """
+    body = await read_body(request, runtime.service.max_upload_bytes)
+    form = parse_form(request.headers.get("content-type", ""), body)
+    del body
+    part = form.pop("file", None)
+    if part is None or part.filename is None:
+        raise InputError("the form needs a file part called 'file'")
+    if not part.data:
+        raise MediaError("the uploaded file is empty")
+    fields = {name: p.text() for name, p in form.items() if p.filename is None}
+    record = await run_in_threadpool(hash_bytes, part.data, HashOptions())
+    return record, fields
+
+
+@router.post(
+    "/hash",
+    response_model=HashResponse,
+    summary="Hash an uploaded file (kept in memory only, never stored)",
+    openapi_extra=multipart_openapi({"file": UPLOAD_SCHEMA}, ["file"]),
+)
+async def hash_file(
+    request: Request,
+    runtime: RuntimeDep,
+    _principal: Annotated[Principal, Depends(require(Permission.HASH))],
+) -> HashResponse:
+    """MD5, SHA-1, SHA-256 and (for images) PDQ with its quality."""
+    record, _fields = await hash_upload(request, runtime)
+    return HashResponse(
+        size=record.size,
+        media_type=record.media_type,
+        md5=record.md5,
+        sha1=record.sha1,
+        sha256=record.sha256,
+        pdq=record.pdq,
+        pdq_quality=record.pdq_quality,
+        error=record.error.model_dump() if record.error else None,
+    )
+
+
+@router.post("/lookup", response_model=LookupResponse, summary="Look a batch of hashes up in banks")
+def lookup(
+    body: LookupRequest,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Depends(require(Permission.LOOKUP))],
+) -> LookupResponse:
+    """For each hash, the live bank entries it matches (exact digests; PDQ within threshold)."""
+    if len(body.hashes) > runtime.service.max_batch:
+        raise InputError(
+            f"at most {runtime.service.max_batch} hashes per lookup, got {len(body.hashes)}"
+        )
+    queries = parse_queries(body.hashes)
+    banks = runtime.indexes.resolve(principal, body.banks)
+    found = runtime.indexes.match([[q] for q in queries], banks, threshold=body.threshold)
+    runtime.metrics.lookups.inc(len(queries))
+    results = []
+    for i, matches in enumerate(found):
+        for m in matches:
+            runtime.metrics.matches.labels(m.bank).inc()
+        results.append(LookupResult(index=i, matches=matches))
+    return LookupResponse(banks=banks, results=results)

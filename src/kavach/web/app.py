@@ -1,0 +1,119 @@
+"""The FastAPI application: built by :func:`create_app`, its parts made in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from sqlalchemy import make_url
+
+from kavach.config import Settings, get_settings
+from kavach.errors import ConfigurationError
+from kavach.store.db import make_engine, make_session_factory
+from kavach.store.migrate import current_revision, head_revision
+from kavach.web import auth
+from kavach.web.api import accounts, banks, health, lookup, submissions, webhooks
+from kavach.web.errors import install_error_handlers
+from kavach.web.indexes import IndexHolder
+from kavach.web.limits import BodyLimitMiddleware, RateLimiter
+from kavach.web.metrics import Metrics, MetricsMiddleware
+from kavach.web.runtime import KeyCache, Runtime
+from kavach.web.settings import ServiceSettings, get_service_settings
+
+__all__ = ["app_from_env", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+_DESCRIPTION = """\
+The platform API of Kavach: hash uploads, look hashes up in banks of known material, submit
+content for a verdict (matches are recorded and signed webhooks sent), manage banks.
+
+Authenticate with an API key: `Authorization: Bearer kv_…` (or `X-API-Key`). Use **Authorize**
+above, or log in at [/login](/login) for a session cookie.
+"""
+
+
+def create_app(settings: Settings, service: ServiceSettings | None = None) -> FastAPI:
+    """A Kavach service app on ``settings``' database; nothing connects until it starts."""
+    service = service or ServiceSettings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await run_in_threadpool(_start, settings, service, metrics)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runtime.indexes.stop)
+            runtime.engine.dispose()
+
+    app = FastAPI(
+        title="Kavach",
+        version=version("kavach"),
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    for module in (lookup, submissions, banks, webhooks, accounts):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    def limit_for(path: str) -> int:
+        if path.endswith("/import"):
+            return service.max_import_bytes
+        if path.endswith(("/hash", "/submissions/upload")):
+            return service.max_upload_bytes
+        return service.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    # Added last, so outermost: it also counts the requests the body limit turns away.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _start(settings: Settings, service: ServiceSettings, metrics: Metrics) -> Runtime:
+    engine = make_engine(settings)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+        if current != head_revision():
+            raise ConfigurationError(
+                f"the database {where} is at revision {current or 'none'}, not "
+                f"{head_revision()}; run `kavach db upgrade`"
+            )
+        factory = make_session_factory(engine)
+        indexes = IndexHolder(factory, interval=service.reload_interval, database_key=where)
+        indexes.start()
+    except BaseException:
+        engine.dispose()
+        raise
+    return Runtime(
+        settings=settings,
+        service=service,
+        engine=engine,
+        session_factory=factory,
+        indexes=indexes,
+        metrics=metrics,
+        keys=KeyCache(service.key_cache_seconds),
+        limiter=RateLimiter(service.rate_limit, service.rate_burst),
+        # Password guessing: a few tries per second per client address, whatever the key limit.
+        login_limiter=RateLimiter(2.0, 10.0),
+    )
+
+
+def app_from_env() -> FastAPI:
+    """The app configured from the environment (what ``kavach serve`` runs, per worker)."""
+    return create_app(get_settings(), get_service_settings())
