@@ -148,3 +148,93 @@ def test_hash_bytes_matches_hash_file(photos):
     from_disk = hash_file(folder / "b" / "c.png")
     in_memory = hash_bytes(files["b/c.png"], path=str(folder / "b" / "c.png"))
     assert from_disk == in_memory
+
+
+# --- video ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    from tests.support.videos import animation, audio_only, video
+
+    folder = tmp_path_factory.mktemp("clips")
+    files = {
+        "clip.mp4": video(seconds=3, fps=10, rotation=90),
+        "clip.webm": video(fmt="webm", codec="libvpx-vp9", seconds=2, fps=10),
+        "voice.m4a": audio_only(),
+        "anim.gif": animation("GIF", frames=4, delay_ms=500),
+    }
+    data = video(seconds=2, fps=10)
+    files["cut.mp4"] = data[: len(data) // 2]
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return folder, files
+
+
+def test_video_record(clips):
+    folder, files = clips
+    record = hash_file(folder / "clip.mp4")
+    data = files["clip.mp4"]
+    assert record.ok, record.error
+    assert record.media_type == "video/mp4"
+    assert record.md5 == hashlib.md5(data).hexdigest()
+    assert record.sha256 == hashlib.sha256(data).hexdigest()
+    assert record.pdq is None
+    assert [(f.frame, f.timestamp) for f in record.vpdq] == [(0, 0.0), (10, 1.0), (20, 2.0)]
+    assert all(len(f.hash) == 64 and 0 <= f.quality <= 100 for f in record.vpdq)
+    assert (record.duration, record.frame_count, record.frame_rate, record.rotation) == (
+        3.0,
+        30,
+        10.0,
+        90,
+    )
+    video_hash = record.video_hash()
+    assert video_hash is not None
+    assert len(video_hash) == 3
+    assert video_hash.lines()[1].startswith("10,")
+    assert hash_bytes(data, path=record.path) == record
+
+
+def test_every_frame_and_other_rates(clips):
+    folder, _ = clips
+    assert len(hash_file(folder / "clip.mp4", HashOptions(video_fps=None)).vpdq) == 30
+    assert len(hash_file(folder / "clip.mp4", HashOptions(video_fps=2)).vpdq) == 6
+    webm = hash_file(folder / "clip.webm")
+    assert webm.media_type == "video/webm"
+    assert len(webm.vpdq) == 2
+
+
+def test_bad_videos_get_error_records_with_digests(clips):
+    folder, files = clips
+    voice = hash_file(folder / "voice.m4a")
+    assert voice.media_type == "video/mp4"  # PyAV writes the generic "isom" brand
+    assert voice.error.code == "no_video_stream"
+    assert voice.sha1 == hashlib.sha1(files["voice.m4a"]).hexdigest()
+    cut = hash_file(folder / "cut.mp4")
+    assert cut.error.code == "truncated_media"
+    assert cut.md5 == hashlib.md5(files["cut.mp4"]).hexdigest()
+    assert cut.vpdq is None
+
+
+def test_video_without_the_vpdq_signal_gets_digests_only(clips):
+    folder, _ = clips
+    record = hash_file(folder / "clip.mp4", HashOptions(signals=parse_signals("md5,pdq")))
+    assert record.ok
+    assert record.md5
+    assert record.media_type == "video/mp4"
+    assert record.vpdq is None
+    assert record.sha1 is None
+
+
+def test_animated_gif_is_an_image_unless_asked(clips):
+    folder, _ = clips
+    image = hash_file(folder / "anim.gif")
+    assert image.ok
+    assert image.pdq
+    assert image.vpdq is None
+    both = hash_file(folder / "anim.gif", HashOptions(animations_as_video=True, video_fps=None))
+    assert both.ok
+    assert both.pdq == image.pdq
+    assert [f.frame for f in both.vpdq] == [0, 1, 2, 3]
+    assert both.duration == 2.0
+    assert both.vpdq[0].hash == image.pdq  # the first frame is the image

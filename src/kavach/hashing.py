@@ -2,6 +2,11 @@
 
 One record per file, never an exception: a file that cannot be read or decoded gets a record with
 an ``error`` (and whatever digests could still be computed), so one bad file never stops a run.
+
+Videos (MP4, MOV, 3GP, MKV, WebM, AVI, FLV) get the ``vpdq`` signal: the PDQ hash of sampled
+frames, streamed from the file (a video is never read into memory whole). Animated GIF/WebP are
+hashed as images (their first frame) and, when :attr:`HashOptions.animations_as_video` is set,
+as video too.
 """
 
 from __future__ import annotations
@@ -11,20 +16,25 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from kavach.errors import InputError, KavachError, MediaError, NotFoundError
 from kavach.media.image import MediaLimits, decode_image, sniff_media_type
+from kavach.media.video import ANIMATED_TYPES, VIDEO_TYPES, VideoLimits, is_animated
 from kavach.signals.exact import EXACT_SIGNALS, digest_bytes, digest_stream
 from kavach.signals.pdq import DIHEDRAL_NAMES, pdq_from_luma
+
+if TYPE_CHECKING:
+    from kavach.signals.vpdq import VideoHash
 
 __all__ = [
     "ALL_SIGNALS",
     "HashError",
     "HashOptions",
     "HashRecord",
+    "VpdqFrame",
     "default_jobs",
     "hash_bytes",
     "hash_file",
@@ -33,7 +43,8 @@ __all__ = [
     "parse_signals",
 ]
 
-ALL_SIGNALS = ("md5", "sha1", "sha256", "pdq")
+ALL_SIGNALS = ("md5", "sha1", "sha256", "pdq", "vpdq")
+_SNIFF_BYTES = 64
 
 
 class HashError(BaseModel):
@@ -43,6 +54,17 @@ class HashError(BaseModel):
 
     code: str
     message: str
+
+
+class VpdqFrame(BaseModel):
+    """One sampled video frame: the reference's ``frame,quality,hash,timestamp`` line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    frame: int
+    quality: int
+    hash: str
+    timestamp: float | None
 
 
 class HashRecord(BaseModel):
@@ -61,10 +83,28 @@ class HashRecord(BaseModel):
     pdq_dihedral: dict[str, str] | None = None
     orientation: int | None = None
     error: HashError | None = None
+    vpdq: list[VpdqFrame] | None = None
+    """Video only: PDQ of the sampled frames, in frame order."""
+    duration: float | None = None
+    """Video only: seconds."""
+    frame_count: int | None = None
+    """Video only: frames decoded (all of them, not only the sampled ones)."""
+    frame_rate: float | None = None
+    """Video only: average frames per second (timestamps are ``frame / frame_rate``)."""
+    rotation: int | None = None
+    """Video only: degrees a player turns the frames counter-clockwise (hashed unrotated)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def video_hash(self) -> VideoHash | None:
+        """The ``vpdq`` field as a :class:`~kavach.signals.vpdq.VideoHash` (arrays)."""
+        if self.vpdq is None:
+            return None
+        from kavach.signals.vpdq import VideoHash
+
+        return VideoHash.from_records([frame.model_dump() for frame in self.vpdq])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +116,19 @@ class HashOptions:
     full_decode: bool = False
     """Decode every image at full size: bit-exact with the reference, several times slower."""
     limits: MediaLimits = field(default_factory=MediaLimits)
+    video_fps: float | None = 1.0
+    """Video frames hashed per second; ``None`` or 0: every frame (as the vPDQ golden files)."""
+    animations_as_video: bool = False
+    """Also hash animated GIF/WebP as video (they always get the PDQ of their first frame)."""
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
 
     @property
     def wants_pdq(self) -> bool:
         return "pdq" in self.signals or self.dihedral
+
+    @property
+    def wants_vpdq(self) -> bool:
+        return "vpdq" in self.signals
 
     @property
     def exact_signals(self) -> tuple[str, ...]:
@@ -104,6 +153,9 @@ def hash_bytes(data: bytes, options: HashOptions | None = None, *, path: str = "
     options = options or HashOptions()
     fields: dict[str, Any] = {"path": path, "size": len(data)}
     fields.update(digest_bytes(data, options.exact_signals))
+    kind = _sniff_or_none(data[:_SNIFF_BYTES])
+    if kind in VIDEO_TYPES:
+        return _finish_video(fields, kind, data, options)
     return _finish(fields, data, options)
 
 
@@ -122,9 +174,15 @@ def hash_file(path: str | os.PathLike[str], options: HashOptions | None = None) 
         if not options.exact_signals and info.st_size > options.limits.max_bytes:
             keep = 0
         with open(name, "rb") as stream:
+            kind = _sniff_or_none(stream.read(_SNIFF_BYTES))
+            stream.seek(0)
+            if kind in VIDEO_TYPES:
+                keep = 0  # decoded from the file, never held in memory
             digests, size, data = digest_stream(stream, options.exact_signals, keep_up_to=keep)
         fields.update(digests)
         fields["size"] = size
+        if kind in VIDEO_TYPES:
+            return _finish_video(fields, kind, name, options)
         if options.wants_pdq and data is None and size > 0:
             _media_type_from_file(name, fields)
             raise MediaError(
@@ -169,11 +227,42 @@ def _finish(fields: dict[str, Any], data: bytes, options: HashOptions) -> HashRe
                 fields["pdq_quality"] = hashes[0].quality
         else:
             fields["media_type"] = _sniff_or_none(data[:32])
+        if (
+            options.animations_as_video
+            and options.wants_vpdq
+            and fields.get("media_type") in ANIMATED_TYPES
+            and is_animated(data)
+        ):
+            _add_video(fields, data, options)
     except KavachError as exc:
         if "media_type" not in fields:
             fields["media_type"] = _sniff_or_none(data[:32])
         return _error(fields, exc)
     return HashRecord(**fields)
+
+
+def _finish_video(
+    fields: dict[str, Any], kind: str | None, source: str | bytes, options: HashOptions
+) -> HashRecord:
+    fields["media_type"] = kind
+    if not options.wants_vpdq:
+        return HashRecord(**fields)  # digests only: the caller did not ask for video hashes
+    try:
+        _add_video(fields, source, options)
+    except KavachError as exc:
+        return _error(fields, exc)
+    return HashRecord(**fields)
+
+
+def _add_video(fields: dict[str, Any], source: str | bytes, options: HashOptions) -> None:
+    from kavach.signals.vpdq import hash_video
+
+    result = hash_video(source, fps=options.video_fps, limits=options.video_limits)
+    fields["vpdq"] = result.vpdq.to_records()
+    fields["duration"] = round(result.duration, 3)
+    fields["frame_count"] = result.frame_count
+    fields["frame_rate"] = round(result.info.frame_rate, 3)
+    fields["rotation"] = result.info.rotation
 
 
 def _error(fields: dict[str, Any], exc: KavachError, *, code: str | None = None) -> HashRecord:
@@ -190,7 +279,7 @@ def _sniff_or_none(head: bytes) -> str | None:
 
 def _media_type_from_file(path: str, fields: dict[str, Any]) -> None:
     with open(path, "rb") as stream:
-        fields["media_type"] = _sniff_or_none(stream.read(32))
+        fields["media_type"] = _sniff_or_none(stream.read(_SNIFF_BYTES))
 
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:

@@ -26,6 +26,12 @@ JSONL_FIELDS = [
     "pdq_dihedral",
     "orientation",
     "error",
+    # video fields, added at the end so existing readers keep their columns
+    "vpdq",
+    "duration",
+    "frame_count",
+    "frame_rate",
+    "rotation",
 ]
 
 
@@ -127,3 +133,46 @@ def test_progress_bar_on_a_terminal_only(folder, tmp_path_factory):
     assert b"hashing" in drawn
     assert b"files/s" in drawn
     assert all(json.loads(line)["error"] is None for line in out.read_text().splitlines())
+
+
+@pytest.fixture
+def clip(tmp_path):
+    from tests.support.videos import video
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video(seconds=2, fps=10))
+    return path
+
+
+def test_video_jsonl(clip, capsys):
+    assert main(["hash", str(clip), "-f", "jsonl"]) == 0
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert list(record) == JSONL_FIELDS
+    assert record["media_type"] == "video/mp4"
+    assert [f["frame"] for f in record["vpdq"]] == [0, 10]
+    assert list(record["vpdq"][0]) == ["frame", "quality", "hash", "timestamp"]
+    assert (record["duration"], record["frame_count"], record["frame_rate"]) == (2.0, 20, 10.0)
+
+
+@pytest.mark.parametrize(("fps", "frames"), [("all", 20), ("0", 20), ("2", 4), ("0.5", 1)])
+def test_fps_option(clip, capsys, fps, frames):
+    assert main(["hash", str(clip), "-f", "jsonl", "--fps", fps]) == 0
+    assert len(json.loads(capsys.readouterr().out)["vpdq"]) == frames
+
+
+@pytest.mark.parametrize("fps", ["-1", "fast", "nan", "inf"])
+def test_bad_fps(clip, capsys, fps):
+    assert main(["hash", str(clip), "--fps", fps]) == 2
+    assert "--fps must be" in capsys.readouterr().err
+
+
+def test_video_csv_and_table(clip, capsys):
+    assert main(["hash", str(clip), "-f", "csv"]) == 0
+    [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    lines = row["vpdq"].split(";")
+    assert len(lines) == 2
+    assert lines[1].startswith("10,")
+    assert lines[1].endswith(",1.000")
+    assert row["frame_count"] == "20"
+    assert main(["hash", str(clip), "-f", "table"]) == 0
+    assert "vpdq: 2 frames" in capsys.readouterr().out

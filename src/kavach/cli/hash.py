@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from kavach.errors import InputError
 from kavach.hashing import (
     HashOptions,
     HashRecord,
@@ -34,6 +35,11 @@ CSV_FIELDS = (
     "orientation",
     "error_code",
     "error_message",
+    "vpdq",
+    "duration",
+    "frame_count",
+    "frame_rate",
+    "rotation",
 )
 
 
@@ -50,8 +56,8 @@ def register(app: typer.Typer) -> None:
 def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     signals: Annotated[
-        str, typer.Option("--signals", "-s", help="Comma-separated: md5,sha1,sha256,pdq.")
-    ] = "md5,sha1,sha256,pdq",
+        str, typer.Option("--signals", "-s", help="Comma-separated: md5,sha1,sha256,pdq,vpdq.")
+    ] = "md5,sha1,sha256,pdq,vpdq",
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Also compute the 8 rotation/flip PDQ hashes.")
     ] = False,
@@ -72,13 +78,26 @@ def hash_command(
             help="Decode JPEGs at full size: bit-exact with the reference PDQ, slower.",
         ),
     ] = False,
+    fps: Annotated[
+        str | None,
+        typer.Option(
+            "--fps",
+            help="Video frames hashed per second (default 1); 0 or 'all': every frame. "
+            "Given explicitly, animated GIF/WebP are hashed as video too.",
+        ),
+    ] = None,
 ) -> None:
-    """Hash files: MD5, SHA-1, SHA-256 and PDQ, one record per file, in input order.
+    """Hash files: MD5, SHA-1, SHA-256, PDQ (images), vPDQ (video), one record per file.
 
-    Exit status: 0 when every file hashed, 2 when any failed (each failure has an error record).
+    Records come in input order. Exit status: 0 when every file hashed, 2 when any failed (each
+    failure has an error record).
     """
     options = HashOptions(
-        signals=parse_signals(signals), dihedral=dihedral, full_decode=full_decode
+        signals=parse_signals(signals),
+        dihedral=dihedral,
+        full_decode=full_decode,
+        video_fps=1.0 if fps is None else parse_fps(fps),
+        animations_as_video=fps is not None,
     )
     fmt = output_format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.jsonl)
     files = list(iter_files(paths))
@@ -97,6 +116,20 @@ def hash_command(
     _summary(len(files), failed)
     if failed:
         raise typer.Exit(2)
+
+
+def parse_fps(text: str) -> float | None:
+    """``--fps``: a positive number of frames per second, or ``0``/``all`` for every frame."""
+    value = text.strip().lower()
+    if value in ("all", "0"):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number != number or number == float("inf"):
+        raise InputError(f"--fps must be a positive number, 0 or 'all', got {text!r}")
+    return number
 
 
 def _track_failures(
@@ -142,10 +175,13 @@ def _with_progress(
 
 
 def _csv_row(record: HashRecord) -> dict[str, object]:
-    row: dict[str, object] = record.model_dump(exclude={"error", "pdq_dihedral"})
+    row: dict[str, object] = record.model_dump(exclude={"error", "pdq_dihedral", "vpdq"})
     row["pdq_dihedral"] = (
         ";".join(f"{k}={v}" for k, v in record.pdq_dihedral.items()) if record.pdq_dihedral else ""
     )
+    # The reference's frame lines, ';'-separated, in one cell.
+    video = record.video_hash()
+    row["vpdq"] = ";".join(video.lines()) if video is not None else ""
     row["error_code"] = record.error.code if record.error else ""
     row["error_message"] = record.error.message if record.error else ""
     return {key: ("" if value is None else value) for key, value in row.items()}
@@ -167,11 +203,14 @@ def _print_table(records: list[HashRecord]) -> None:
         table.add_column(column, overflow="fold")
     for record in records:
         status = f"[red]{record.error.code}[/red]" if record.error else "ok"
+        perceptual = record.pdq or ""
+        if record.vpdq is not None:
+            perceptual = f"vpdq: {len(record.vpdq)} frames, {record.duration or 0:.1f} s"
         table.add_row(
             record.path,
             record.media_type or "",
             record.md5 or "",
-            record.pdq or "",
+            perceptual,
             "" if record.pdq_quality is None else str(record.pdq_quality),
             status,
         )

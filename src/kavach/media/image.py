@@ -80,13 +80,25 @@ _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
     (b"MM\x00*", 0, "image/tiff", "TIFF"),
 )
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
-_VIDEO_BRANDS = frozenset({b"isom", b"iso2", b"mp41", b"mp42", b"qt  ", b"3gp4", b"3gp5", b"avc1"})
+# ISO base media (ftyp) brands of MP4 video; 3GP ("3gp*", "3g2*") and QuickTime are told apart.
+_VIDEO_BRANDS = frozenset(
+    {
+        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"mp71",
+        b"avc1", b"M4V ", b"M4VH", b"M4VP", b"dash", b"mmp4", b"MSNV", b"XAVC", b"f4v ",
+        b"NDAS", b"MP4 ",
+    }
+)  # fmt: skip
+_AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "})
+# A QuickTime file may start with any top-level atom instead of ftyp.
+_QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 
 
 def sniff_media_type(head: bytes) -> tuple[str, str | None]:
     """Media type of a file from its first bytes, and the Pillow format that decodes it.
 
-    The format is ``None`` for media we recognise but do not decode as a still image (video).
+    The format is ``None`` for media we recognise but do not decode as a still image (video, and
+    MP4 audio, which the video decoder refuses with a clear error). Pass at least 40 bytes so
+    Matroska and WebM are told apart.
     Raises :class:`UnsupportedMediaError` for anything else.
     """
     for magic, offset, media_type, fmt in _SIGNATURES:
@@ -100,14 +112,28 @@ def sniff_media_type(head: bytes) -> tuple[str, str | None]:
             return "image/heic" if brand.startswith(b"he") else "image/heif", "HEIF"
         if brand == b"avif":
             return "image/avif", "AVIF"
-        if brand in _VIDEO_BRANDS or brand.startswith(b"3g"):
+        if brand == b"qt  ":
+            return "video/quicktime", None
+        if brand.startswith(b"3g2"):
+            return "video/3gpp2", None
+        if brand.startswith(b"3g"):
+            return "video/3gpp", None
+        if brand in _AUDIO_BRANDS:
+            return "audio/mp4", None
+        if brand in _VIDEO_BRANDS:
             return "video/mp4", None
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return "video/quicktime", None
     if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "video/webm", None
+        # The EBML header names its DocType within the first 40 bytes.
+        return ("video/x-matroska", None) if b"matroska" in head else ("video/webm", None)
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video/x-msvideo", None
+    if head[:3] == b"FLV" and head[3:4] == b"\x01":
+        return "video/x-flv", None
     raise UnsupportedMediaError(
-        "not an image Kavach can decode (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, AVIF)"
+        "not an image or video Kavach can decode (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, "
+        "AVIF; MP4, MOV, 3GP, MKV, WebM, AVI, FLV)"
     )
 
 
