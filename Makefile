@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The service on SQLite in the user data folder: demo data (admin password and API key printed
+# once), then the worker in the background and the server in the foreground; Ctrl-C stops both.
 run: install
-	$(BIN)/kavach demo
+	$(BIN)/kavach demo --service
+	@echo "Open http://127.0.0.1:8000/login (then /docs); metrics at /metrics. Ctrl-C stops."
+	@$(BIN)/kavach worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/kavach serve
 
 # PostgreSQL is needed by the store tests; start it only if it is not already answering.
 services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from kavach.auth.models import Role
 from kavach.hashing import hash_bytes
 from kavach.jobs.models import Job
 from kavach.store.submissions import Submission
-from tests.web.helpers import LiveServer, auth, jpeg
+from tests.web.helpers import LiveServer, auth, jpeg, live_server, make_app, make_keys
 
 
 @pytest.fixture
@@ -357,3 +358,21 @@ def test_webhook_created_with_the_match_in_one_transaction(
     deliveries = client.get("/api/v1/webhooks/deliveries", headers=auth(admin)).json()
     assert any(d["status"] == "pending" for d in deliveries)
     client.delete(f"/api/v1/webhooks/{hook.json()['id']}", headers=auth(admin))
+
+
+def test_rate_limit_per_key(database_url: str, engine: Engine, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path, rate_limit=1, rate_burst=3)
+    keys = make_keys(engine, "Org R", (Role.PLATFORM, Role.REVIEWER))
+    with live_server(app) as live, httpx.Client(base_url=live.url) as client:
+        codes = [
+            client.get("/api/v1/me", headers=auth(keys[Role.PLATFORM])).status_code
+            for _ in range(5)
+        ]
+        assert codes[:3] == [200, 200, 200]
+        assert 429 in codes[3:]
+        limited = client.get("/api/v1/me", headers=auth(keys[Role.PLATFORM]))
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert limited.json()["error"]["code"] == "rate_limited"
+        # Another key has its own bucket.
+        assert client.get("/api/v1/me", headers=auth(keys[Role.REVIEWER])).status_code == 200

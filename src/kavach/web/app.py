@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from kavach.store.migrate import current_revision, head_revision
 from kavach.web import auth
 from kavach.web.api import accounts, banks, health, lookup, submissions, webhooks
 from kavach.web.errors import install_error_handlers
+from kavach.web.fastpath import LookupFastPath
 from kavach.web.indexes import IndexHolder
 from kavach.web.limits import BodyLimitMiddleware, RateLimiter
 from kavach.web.metrics import Metrics, MetricsMiddleware
@@ -62,14 +64,17 @@ def create_app(settings: Settings, service: ServiceSettings | None = None) -> Fa
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(auth.router)
+    # Routes are matched in order: the hot paths (lookups, verdicts) go first.
     for module in (lookup, submissions, banks, webhooks, accounts):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    app.include_router(auth.router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/docs")
+
+    _declare_security(app)
 
     def limit_for(path: str) -> int:
         if path.endswith("/import"):
@@ -78,10 +83,36 @@ def create_app(settings: Settings, service: ServiceSettings | None = None) -> Fa
             return service.max_upload_bytes
         return service.max_body_bytes
 
+    # Inside the body limit (which therefore also guards it), outside FastAPI's routing.
+    app.add_middleware(LookupFastPath)
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     # Added last, so outermost: it also counts the requests the body limit turns away.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _declare_security(app: FastAPI) -> None:
+    # Authentication is one light dependency reading the headers itself, so the schemes are
+    # added to the document here rather than through FastAPI's security dependencies.
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = auth.SECURITY_SCHEMES
+        security: list[dict[str, list[str]]] = [{name: []} for name in auth.SECURITY_SCHEMES]
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(API_PREFIX) or path == "/logout":
+                for operation in operations.values():
+                    operation["security"] = security
+                    operation.setdefault("responses", {}).setdefault(
+                        "401", {"description": "No or bad credentials"}
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _start(settings: Settings, service: ServiceSettings, metrics: Metrics) -> Runtime:

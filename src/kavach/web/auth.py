@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
 from kavach.auth import service as auth
@@ -24,18 +23,22 @@ from kavach.errors import AuthenticationError, InputError, PermissionDeniedError
 from kavach.web.multipart import read_body
 from kavach.web.runtime import Runtime
 
-__all__ = ["SESSION_COOKIE", "current_principal", "get_runtime", "require", "router"]
+__all__ = [
+    "SECURITY_SCHEMES",
+    "SESSION_COOKIE",
+    "RuntimeDep",
+    "current_principal",
+    "get_runtime",
+    "require",
+    "router",
+]
 
 SESSION_COOKIE = "kavach_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_bearer = HTTPBearer(auto_error=False, description="An API key or a session token from /login.")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
-_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Set by /login.")
 
-
-def get_runtime(request: Request) -> Runtime:
-    """The running app's parts."""
+async def get_runtime(request: Request) -> Runtime:
+    """The running app's parts (async: a sync dependency would cost a thread hop per request)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -43,19 +46,33 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def current_principal(
-    request: Request,
-    runtime: RuntimeDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-    cookie: Annotated[str | None, Depends(_cookie)],
-) -> Principal:
-    """Who is calling, or 401; then the per-key rate limit (429)."""
-    token = bearer.credentials if bearer is not None else api_key
-    if token is None and cookie is not None:
+def _credentials(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("the Authorization header must be 'Bearer <API key>'")
+        return token.strip()
+    api_key = request.headers.get("x-api-key")
+    if api_key is not None:
+        return api_key.strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is not None:
         if request.method not in _SAFE_METHODS and not _same_origin(request):
             raise PermissionDeniedError("cross-site request with a session cookie refused")
-        token = cookie
+        return cookie
+    return None
+
+
+async def current_principal(request: Request) -> Principal:
+    """Who is calling, or 401; then the per-key rate limit (429).
+
+    Credentials are read straight from the request (one dependency, not a tree of them: this
+    runs on every request and FastAPI's per-dependency cost shows at thousands per second). The
+    OpenAPI document declares the schemes (see ``kavach.web.app``).
+    """
+    runtime: Runtime = request.app.state.runtime
+    token = _credentials(request)
     if not token:
         raise AuthenticationError("authentication required: send 'Authorization: Bearer <API key>'")
     digest = auth.token_digest(token)
@@ -83,9 +100,8 @@ def _same_origin(request: Request) -> bool:
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets only roles holding ``permission`` through (403 otherwise)."""
 
-    async def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
-    ) -> Principal:
+    async def dependency(request: Request) -> Principal:
+        principal = await current_principal(request)
         if not principal.can(permission):
             raise PermissionDeniedError(
                 f"the {principal.role.value} role may not do this (needs {permission.value})"
@@ -94,6 +110,18 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     return dependency
+
+
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (kv_…) or a session token from POST /login.",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+}
+"""OpenAPI security schemes every authenticated operation accepts."""
 
 
 # -- login -----------------------------------------------------------------------------------

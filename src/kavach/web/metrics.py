@@ -80,7 +80,7 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             # Raw paths would make one series per bank name or id; templates keep it bounded.
-            name = getattr(route, "path", None) or "unmatched"
+            name = getattr(route, "path", None) or scope.get("kavach.route") or "unmatched"
             method = scope["method"]
             self.metrics.requests.labels(method, name, str(status)).inc()
             self.metrics.latency.labels(method, name).observe(time.perf_counter() - start)

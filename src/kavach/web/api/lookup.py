@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from kavach.auth.service import Permission, Principal
-from kavach.errors import InputError, MediaError
+from kavach.errors import InputError, MediaError, PermissionDeniedError
 from kavach.hashing import HashOptions, HashRecord, hash_bytes
 from kavach.match.models import Match
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
@@ -18,7 +18,7 @@ from kavach.web.auth import RuntimeDep, require
 from kavach.web.multipart import multipart_openapi, parse_form, read_body
 from kavach.web.runtime import Runtime
 
-__all__ = ["hash_upload", "router"]
+__all__ = ["LookupRequest", "LookupResponse", "hash_upload", "router", "run_lookup"]
 
 router = APIRouter(tags=["lookup"])
 
@@ -111,12 +111,24 @@ async def hash_file(
 
 
 @router.post("/lookup", response_model=LookupResponse, summary="Look a batch of hashes up in banks")
-def lookup(
+async def lookup(
     body: LookupRequest,
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.LOOKUP))],
 ) -> LookupResponse:
-    """For each hash, the live bank entries it matches (exact digests; PDQ within threshold)."""
+    """For each hash, the live bank entries it matches (exact digests; PDQ within threshold).
+
+    JSON requests are answered by ``kavach.web.fastpath`` with this same function, without
+    FastAPI's routing and dependency machinery (the hottest endpoint); this route declares the
+    operation and serves whatever the fast path passes on.
+    """
+    return run_lookup(runtime, principal, body)
+
+
+def run_lookup(runtime: Runtime, principal: Principal, body: LookupRequest) -> LookupResponse:
+    """The lookup itself (index search in memory; entry details read only for matches)."""
+    if not principal.can(Permission.LOOKUP):  # both callers check; this keeps it true here too
+        raise PermissionDeniedError("this role may not look hashes up")
     if len(body.hashes) > runtime.service.max_batch:
         raise InputError(
             f"at most {runtime.service.max_batch} hashes per lookup, got {len(body.hashes)}"

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -282,7 +282,7 @@ def list_matches(
 
 @router.get("/matches/{submission_id}", response_model=SubmissionOut, summary="One match")
 def get_match(
-    submission_id: int,
+    submission_id: Annotated[int, Path(ge=1, le=2**62)],
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.MATCHES_READ))],
 ) -> SubmissionOut:
