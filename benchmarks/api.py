@@ -9,10 +9,10 @@ so the two cores go to the server). Each phase runs for ``--duration`` seconds w
     python benchmarks/api.py                          # 1 M entries, 60 s per phase
     python benchmarks/api.py --duration 5 --entries 100000   # a quick look
 
-Phases: ``lookup-1`` (one PDQ hash per request; 10% are listed hashes, so matches are read from
-the database too), ``lookup-100`` (100 hashes per request), ``upload`` (1600x1200 JPEGs, quality
-80, hashed and looked up by ``/api/v1/submissions/upload``... no: by ``/api/v1/hash``, which is the
-upload path every verdict takes).
+Phases: ``lookup-1`` (one PDQ hash per request; ``--match-share`` of them, default 1%, are
+listed hashes, whose matches read entry details from the database), ``lookup-100`` (100 hashes
+per request), ``upload`` (1600x1200 JPEGs, quality 80, multipart to ``/api/v1/hash``: read in
+memory, decoded, MD5/SHA-1/SHA-256/PDQ).
 """
 
 from __future__ import annotations
@@ -186,8 +186,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds per phase.")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--upload-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--match-share",
+        type=float,
+        default=0.01,
+        help="Share of looked-up hashes that are listed (matches read entry details).",
+    )
     parser.add_argument("--workers", type=int, default=1, help="kavach serve processes.")
     parser.add_argument(
         "--phases", default="lookup-1,lookup-100,upload", help="Comma-separated phases to run."
@@ -265,7 +271,7 @@ def run_phases(
         return request_bytes("/api/v1/lookup", token, body, "application/json")
 
     def random_pdq() -> str:
-        if rng.random() < 0.1:
+        if rng.random() < args.match_share:
             return bytes(listed[rng.integers(len(listed))]).hex()
         return secrets.token_hex(32)
 
