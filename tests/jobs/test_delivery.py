@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import Engine, update
 
 from kavach.banks.service import ensure_organisation
+from kavach.config import get_settings
+from kavach.errors import InputError
 from kavach.jobs.models import Job, JobStatus, WebhookEndpoint
-from kavach.jobs.webhooks import enqueue_event, new_secret
+from kavach.jobs.webhooks import allow_private_targets, check_url, enqueue_event, new_secret
 from kavach.jobs.worker import Worker, default_handlers
 from kavach.store.base import utcnow
 from kavach.store.db import make_session_factory, session_scope
@@ -90,3 +93,43 @@ def test_an_unreachable_receiver_is_retried(clean: Engine) -> None:
     assert job.status is JobStatus.PENDING
     assert job.attempts == 1
     assert "ConnectError" in (job.last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_private", "ok"),
+    [
+        ("https://hooks.example.org/kavach", False, True),
+        ("http://169.254.169.254/latest/meta-data", True, False),  # cloud metadata: never
+        ("http://[fe80::1]/x", True, False),
+        ("http://0.0.0.0/x", True, False),
+        ("http://127.0.0.1:8080/x", True, True),
+        ("http://127.0.0.1:8080/x", False, False),
+        ("http://10.1.2.3/x", False, False),
+        ("http://[::ffff:10.1.2.3]/x", False, False),
+        ("http://localhost/x", False, False),
+        ("ftp://example.org/x", True, False),
+        ("https://user:pw@example.org/x", True, False),
+        ("/relative", True, False),
+    ],
+)
+def test_webhook_urls(url: str, allow_private: bool, ok: bool) -> None:
+    if ok:
+        assert check_url(url, allow_private=allow_private) == url
+    else:
+        with pytest.raises(InputError):
+            check_url(url, allow_private=allow_private)
+
+
+def test_private_targets_are_refused_at_delivery_in_production(clean: Engine) -> None:
+    settings = get_settings({"KAVACH_ENV": "production", "KAVACH_DATA_DIR": "/tmp"})
+    assert allow_private_targets(settings) is False
+    assert allow_private_targets(settings, {"KAVACH_WEBHOOK_ALLOW_PRIVATE": "1"}) is True
+    assert allow_private_targets(get_settings({"KAVACH_DATA_DIR": "/tmp"}), {}) is True
+    with receiver() as rx, httpx.Client(timeout=5) as client:
+        _, [job_id] = _setup(clean, rx.url, "whsec_x")
+        factory = make_session_factory(clean)
+        Worker(factory, default_handlers(factory, client, allow_private=False)).run_once()
+        job = _job(clean, job_id)
+        assert job.status is JobStatus.FAILED
+        assert "private address" in (job.last_error or "")
+        assert rx.requests == 0

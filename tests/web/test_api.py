@@ -147,6 +147,9 @@ def test_lookup_exact_and_near_and_submission_records_a_match(
     assert recorded["metadata"] == {"user": "u-9"}
     assert len(recorded["matches"]) == 2
     listed = client.get("/api/v1/matches?content_id=c-42", headers=auth(platform)).json()
+    metrics = client.get("/metrics").text
+    assert 'route="/api/v1/lookup",status="200"' in metrics
+    assert 'route="/api/v1/submissions/upload",status="200"' in metrics
     assert [s["id"] for s in listed["items"]] == [verdict["submission_id"]]
 
 
@@ -376,3 +379,12 @@ def test_rate_limit_per_key(database_url: str, engine: Engine, tmp_path: Path) -
         assert limited.json()["error"]["code"] == "rate_limited"
         # Another key has its own bucket.
         assert client.get("/api/v1/me", headers=auth(keys[Role.REVIEWER])).status_code == 200
+
+
+def test_repeated_bad_keys_are_slowed_down(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path)
+    with live_server(app) as live, httpx.Client(base_url=live.url) as client:
+        bad = auth("kv_000000000000_" + "B" * 43)
+        codes = [client.get("/api/v1/me", headers=bad).status_code for _ in range(120)]
+    assert codes[:100] == [401] * 100
+    assert 429 in codes[100:]

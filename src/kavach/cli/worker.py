@@ -36,6 +36,7 @@ def worker_command(
     """Deliver webhooks (at least once, exponential backoff). Stop with Ctrl-C or SIGTERM."""
     import httpx
 
+    from kavach.jobs.webhooks import allow_private_targets
     from kavach.jobs.worker import Worker, default_handlers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -55,7 +56,7 @@ def worker_command(
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             worker = Worker(
                 factory,
-                default_handlers(factory, client),
+                default_handlers(factory, client, allow_private=allow_private_targets(settings)),
                 batch=batch,
                 lease_seconds=lease,
                 poll_interval=poll,

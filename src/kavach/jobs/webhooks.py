@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import os
 import secrets
+import socket
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +24,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kavach.errors import AuthenticationError, InputError
+from kavach.config import Settings
+from kavach.errors import AuthenticationError, ConfigurationError, InputError
 from kavach.jobs.models import WebhookEndpoint
 from kavach.jobs.queue import ClaimedJob, enqueue
 
@@ -30,6 +35,8 @@ __all__ = [
     "WEBHOOK_JOB",
     "DeliveryError",
     "PermanentDeliveryError",
+    "allow_private_targets",
+    "check_address",
     "check_url",
     "deliver",
     "enqueue_event",
@@ -57,14 +64,71 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def check_url(url: str) -> str:
-    """Accept only absolute http(s) URLs without credentials."""
+def allow_private_targets(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether webhooks may go to loopback and private addresses.
+
+    ``KAVACH_WEBHOOK_ALLOW_PRIVATE=1|0``; by default yes in development and test (receivers on
+    the same machine), no in production, where an organisation's admin must not be able to make
+    the worker call services inside the operator's network.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("KAVACH_WEBHOOK_ALLOW_PRIVATE", "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw:
+        raise ConfigurationError(f"KAVACH_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, got {raw!r}")
+    return settings.environment != "production"
+
+
+def check_url(url: str, *, allow_private: bool = True) -> str:
+    """Accept only absolute http(s) URLs without credentials, to an address webhooks may reach.
+
+    Link-local addresses (cloud metadata services live there), multicast and unspecified
+    addresses are always refused; loopback and private ones unless ``allow_private``.
+    """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("a webhook URL must be an absolute http:// or https:// URL")
     if parts.username or parts.password:
         raise InputError("a webhook URL must not carry credentials; use the signing secret")
+    host = parts.hostname
+    try:
+        check_address(ipaddress.ip_address(host), allow_private=allow_private)
+    except ValueError:
+        if not allow_private and (host == "localhost" or host.endswith(".localhost")):
+            raise InputError("webhooks may not be sent to this server's own host") from None
     return url.strip()
+
+
+def check_address(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool
+) -> None:
+    """Refuse addresses a webhook must never reach (InputError)."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    if address.is_link_local or address.is_multicast or address.is_unspecified:
+        raise InputError(f"webhooks may not be sent to {address} (link-local or special)")
+    if not allow_private and (address.is_private or address.is_loopback or address.is_reserved):
+        raise InputError(f"webhooks may not be sent to the private address {address}")
+
+
+def _check_resolved(url: str, *, allow_private: bool) -> None:
+    # Checked again at delivery: a name can point anywhere by then. (A name that changes between
+    # this check and the connection is not caught; the firewall is the last line.)
+    host = urlsplit(url).hostname or ""
+    port = urlsplit(url).port or 443
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise DeliveryError(f"cannot resolve {host!r}: {exc}") from None
+    for info in infos:
+        try:
+            check_address(ipaddress.ip_address(info[4][0]), allow_private=allow_private)
+        except InputError as exc:
+            raise PermanentDeliveryError(exc.message) from None
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -114,7 +178,13 @@ def enqueue_event(
     return jobs
 
 
-def deliver(session_factory: sessionmaker[Session], client: httpx.Client, job: ClaimedJob) -> None:
+def deliver(
+    session_factory: sessionmaker[Session],
+    client: httpx.Client,
+    job: ClaimedJob,
+    *,
+    allow_private: bool = True,
+) -> None:
     """POST one queued event to its endpoint; raise DeliveryError unless it answered 2xx.
 
     The endpoint is read in its own short transaction: no database snapshot or lock is held
@@ -125,6 +195,7 @@ def deliver(session_factory: sessionmaker[Session], client: httpx.Client, job: C
         if endpoint is None or not endpoint.active:
             raise PermanentDeliveryError("the webhook endpoint was removed or disabled")
         url, secret = endpoint.url, endpoint.secret
+    _check_resolved(url, allow_private=allow_private)
     body = json.dumps(job.payload["body"], separators=(",", ":"), sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",

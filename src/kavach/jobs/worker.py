@@ -38,12 +38,12 @@ class WorkerStats:
 
 
 def default_handlers(
-    session_factory: sessionmaker[Session], client: httpx.Client
+    session_factory: sessionmaker[Session], client: httpx.Client, *, allow_private: bool = True
 ) -> dict[str, Handler]:
     """The handlers ``kavach worker`` runs: webhook delivery with ``client``."""
 
     def webhook(job: queue.ClaimedJob) -> None:
-        webhooks.deliver(session_factory, client, job)
+        webhooks.deliver(session_factory, client, job, allow_private=allow_private)
 
     return {webhooks.WEBHOOK_JOB: webhook}
 

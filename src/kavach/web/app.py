@@ -22,13 +22,12 @@ from kavach.web.errors import install_error_handlers
 from kavach.web.fastpath import LookupFastPath
 from kavach.web.indexes import IndexHolder
 from kavach.web.limits import BodyLimitMiddleware, RateLimiter
-from kavach.web.metrics import Metrics, MetricsMiddleware
+from kavach.web.metrics import API_PREFIX, Metrics, MetricsMiddleware
 from kavach.web.runtime import KeyCache, Runtime
 from kavach.web.settings import ServiceSettings, get_service_settings
 
 __all__ = ["app_from_env", "create_app"]
 
-API_PREFIX = "/api/v1"
 
 _DESCRIPTION = """\
 The platform API of Kavach: hash uploads, look hashes up in banks of known material, submit
@@ -142,6 +141,7 @@ def _start(settings: Settings, service: ServiceSettings, metrics: Metrics) -> Ru
         limiter=RateLimiter(service.rate_limit, service.rate_burst),
         # Password guessing: a few tries per second per client address, whatever the key limit.
         login_limiter=RateLimiter(2.0, 10.0),
+        auth_failure_limiter=RateLimiter(20.0, 100.0),
     )
 
 

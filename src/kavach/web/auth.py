@@ -78,7 +78,14 @@ async def current_principal(request: Request) -> Principal:
     digest = auth.token_digest(token)
     principal = runtime.keys.get(digest)
     if principal is None:
-        principal = await run_in_threadpool(_check_token, runtime, token)
+        try:
+            principal = await run_in_threadpool(_check_token, runtime, token)
+        except AuthenticationError:
+            # Wrong keys cost a database query each: a client that keeps sending them is slowed
+            # down (by address) before it can load the database.
+            client = request.client.host if request.client else "unknown"
+            runtime.auth_failure_limiter.check(client)
+            raise
         runtime.keys.put(digest, principal)
     runtime.limiter.check(principal.key_id)
     return principal

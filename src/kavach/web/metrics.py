@@ -7,7 +7,9 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["API_PREFIX", "Metrics", "MetricsMiddleware"]
+
+API_PREFIX = "/api/v1"
 
 
 class Metrics:
@@ -81,6 +83,15 @@ class MetricsMiddleware:
             route = scope.get("route")
             # Raw paths would make one series per bank name or id; templates keep it bounded.
             name = getattr(route, "path", None) or scope.get("kavach.route") or "unmatched"
+            path = scope["path"]
+            if (
+                name.startswith("/")
+                and path.startswith(API_PREFIX)
+                and not name.startswith(API_PREFIX)
+            ):
+                # Routes of included routers carry their path without the prefix they are
+                # mounted under; the API's routers are all mounted under API_PREFIX.
+                name = API_PREFIX + name
             method = scope["method"]
             self.metrics.requests.labels(method, name, str(status)).inc()
             self.metrics.latency.labels(method, name).observe(time.perf_counter() - start)

@@ -71,6 +71,7 @@ class Runtime:
     keys: KeyCache
     limiter: RateLimiter
     login_limiter: RateLimiter
+    auth_failure_limiter: RateLimiter
     started: float = field(default_factory=time.time)
 
     @contextmanager

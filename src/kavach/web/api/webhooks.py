@@ -13,7 +13,7 @@ from sqlalchemy import select
 from kavach.auth.service import Permission, Principal
 from kavach.errors import NotFoundError
 from kavach.jobs.models import Job, JobStatus, WebhookEndpoint
-from kavach.jobs.webhooks import WEBHOOK_JOB, check_url, new_secret
+from kavach.jobs.webhooks import WEBHOOK_JOB, allow_private_targets, check_url, new_secret
 from kavach.web.auth import RuntimeDep, require
 
 __all__ = ["router"]
@@ -75,7 +75,7 @@ def _out(endpoint: WebhookEndpoint) -> WebhookOut:
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201, summary="Add a webhook")
 def create_webhook(body: WebhookCreate, runtime: RuntimeDep, principal: Admin) -> WebhookCreated:
     """Match events will be POSTed to ``url``, signed with the secret returned (once) here."""
-    url = check_url(body.url)
+    url = check_url(body.url, allow_private=allow_private_targets(runtime.settings))
     secret = new_secret()
     with runtime.session() as session:
         endpoint = WebhookEndpoint(
