@@ -85,3 +85,47 @@ def test_serve_and_worker_refuse_an_unmigrated_database(
         code, _, err = run(capsys, *command)
         assert code == 2
         assert "kavach db upgrade" in err
+
+
+@pytest.mark.slow
+def test_demo_service_gives_a_newcomer_a_login_and_a_matching_upload(
+    capsys: pytest.CaptureFixture[str], database_url: str, tmp_path: Path
+) -> None:
+    # What `make run` does before starting the processes (it runs on SQLite; once is enough).
+    if not database_url.startswith("sqlite"):
+        pytest.skip("make run uses SQLite")
+    import re
+
+    import httpx
+
+    from tests.web.helpers import live_server, make_app
+
+    code, out, err = run(capsys, "demo", "--service")
+    assert code == 0, err
+    text = out + err
+    password = re.search(r"Admin login: admin / (\S+)", text)
+    key = re.search(r"API key \(admin, shown once\): (kv_\S+)", text)
+    assert password is not None
+    assert key is not None
+    sample = tmp_path / "demo-media" / "device" / "WhatsApp" / "Media" / "IMG-0002.jpg"
+    with (
+        live_server(make_app(database_url, tmp_path)) as live,
+        httpx.Client(base_url=live.url, timeout=30) as client,
+    ):
+        login = client.post("/login", json={"username": "admin", "password": password[1]})
+        assert login.status_code == 200
+        assert client.get("/docs").status_code == 200
+        headers = {"Authorization": f"Bearer {key[1]}"}
+        banks = client.get("/api/v1/banks", headers=headers).json()
+        assert [b["name"] for b in banks] == ["demo-known"]
+        verdict = client.post(
+            "/api/v1/submissions/upload",
+            files={"file": ("IMG-0002.jpg", sample.read_bytes())},
+            data={"content_id": "demo-1"},
+            headers=headers,
+        ).json()
+        assert verdict["matched"] is True
+    # Run again: nothing duplicated, no second password, a fresh key.
+    code, out, err = run(capsys, "demo", "--service")
+    assert code == 0
+    assert "exists already" in out + err
