@@ -150,6 +150,9 @@ def test_lookup_exact_and_near_and_submission_records_a_match(
     metrics = client.get("/metrics").text
     assert 'route="/api/v1/lookup",status="200"' in metrics
     assert 'route="/api/v1/submissions/upload",status="200"' in metrics
+    assert f'kavach_matches_total{{bank="{bank}"}}' in metrics
+    assert f'kavach_index_entries{{bank="{bank}"}} 2.0' in metrics
+    assert "kavach_hashes_looked_up_total" in metrics
     assert [s["id"] for s in listed["items"]] == [verdict["submission_id"]]
 
 
@@ -388,3 +391,22 @@ def test_repeated_bad_keys_are_slowed_down(database_url: str, tmp_path: Path) ->
         codes = [client.get("/api/v1/me", headers=bad).status_code for _ in range(120)]
     assert codes[:100] == [401] * 100
     assert 429 in codes[100:]
+
+
+def test_readyz_says_what_is_wrong(server: LiveServer, client: httpx.Client) -> None:
+    from sqlalchemy import create_engine
+
+    runtime = server.app.state.runtime
+    engine = runtime.engine
+    # A database nobody answers at (port 1 on loopback refuses at once).
+    runtime.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        down = client.get("/readyz")
+    finally:
+        runtime.engine.dispose()
+        runtime.engine = engine
+    assert down.status_code == 503
+    assert down.json()["database"] is False
+    assert "database" in down.json()["detail"]
+    assert client.get("/healthz").status_code == 200  # alive, just not ready
+    assert client.get("/readyz").status_code == 200
