@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 
@@ -238,3 +239,14 @@ def test_animated_gif_is_an_image_unless_asked(clips):
     assert [f.frame for f in both.vpdq] == [0, 1, 2, 3]
     assert both.duration == 2.0
     assert both.vpdq[0].hash == image.pdq  # the first frame is the image
+
+
+def test_display_path_escapes_only_undecodable_names() -> None:
+    from kavach.hashing import HashRecord, display_path
+
+    assert display_path("/photos/café.jpg") == "/photos/café.jpg"
+    odd = os.fsdecode(b"/photos/caf\xe9.jpg")
+    assert display_path(odd) == "/photos/caf\\xe9.jpg"
+    record = HashRecord(path=odd)
+    assert record.path == odd  # unchanged in Python: the file can still be opened
+    assert json.loads(record.model_dump_json())["path"] == "/photos/caf\\xe9.jpg"

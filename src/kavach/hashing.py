@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 from kavach.errors import InputError, KavachError, MediaError, NotFoundError
 from kavach.media.image import MediaLimits, decode_image, sniff_media_type
@@ -36,6 +36,7 @@ __all__ = [
     "HashRecord",
     "VpdqFrame",
     "default_jobs",
+    "display_path",
     "hash_bytes",
     "hash_file",
     "hash_paths",
@@ -45,6 +46,20 @@ __all__ = [
 
 ALL_SIGNALS = ("md5", "sha1", "sha256", "pdq", "vpdq")
 _SNIFF_BYTES = 64
+
+
+def display_path(path: str) -> str:
+    """``path`` as text that any output can carry: undecodable bytes of a file name (which
+    ``os.fsdecode`` keeps as lone surrogates) become ``\\xNN`` escapes.
+
+    The escapes are unambiguous enough for a person to find the file; the name itself is
+    unchanged in memory, so the file can still be opened.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
 
 
 class HashError(BaseModel):
@@ -93,6 +108,11 @@ class HashRecord(BaseModel):
     """Video only: average frames per second (timestamps are ``frame / frame_rate``)."""
     rotation: int | None = None
     """Video only: degrees a player turns the frames counter-clockwise (hashed unrotated)."""
+
+    @field_serializer("path", when_used="json")
+    def _path_as_text(self, path: str) -> str:
+        # JSON cannot carry a file name's undecodable bytes (lone surrogates): escape them.
+        return display_path(path)
 
     @property
     def ok(self) -> bool:

@@ -408,7 +408,7 @@ def test_text_and_hma_round_trip_property(hashes: list[list[tuple[SignalType, by
 
 
 def test_every_format_is_registered() -> None:
-    assert set(FORMATS) == {"vics", "ncmec", "icse", "hma", "text"}
+    assert set(FORMATS) == {"vics", "ncmec", "icse", "hma", "text", "vpdq"}
 
 
 # --- big files stream ---------------------------------------------------------------------------

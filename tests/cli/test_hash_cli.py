@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -176,3 +177,21 @@ def test_video_csv_and_table(clip, capsys):
     assert row["frame_count"] == "20"
     assert main(["hash", str(clip), "-f", "table"]) == 0
     assert "vpdq: 2 frames" in capsys.readouterr().out
+
+
+def test_undecodable_file_names_are_written_with_escapes(tmp_path, capsys):
+    # A Latin-1 name on disk (not UTF-8): Python holds it with surrogates, outputs escape it.
+    name = os.fsdecode(b"caf\xe9.bin")
+    (tmp_path / name).write_bytes(b"hello")
+    target = str(tmp_path / name)
+    assert main(["hash", target, "--format", "jsonl"]) == 2  # not media: digests only
+    record = json.loads(capsys.readouterr().out)
+    assert record["path"] == os.fsencode(target).decode("utf-8", "backslashreplace")
+    assert record["path"].endswith("caf\\xe9.bin")
+    assert record["md5"]
+    assert main(["hash", target, "--format", "csv"]) == 2
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["path"] == record["path"]
+    # The table (folded to the terminal's width) must not fail either.
+    assert main(["hash", target, "--format", "table"]) == 2
+    capsys.readouterr()

@@ -132,6 +132,10 @@ class BankEntry(IdMixin, Base):
     # The identifier of the media item in its source list (VICS MediaID, NCMEC entry id, ICSE
     # Image ID). Entries sharing it are hashes of the same file.
     item_id: Mapped[str | None] = mapped_column(String(200))
+    # The whole signal where ``value`` is only its key: for vpdq, the video's frame hashes in
+    # VideoHash's compact form (41 bytes a frame). Kept out of ``value`` because the unique key
+    # and lookup index cover ``value``, and PostgreSQL refuses B-tree entries over ~2.7 kB.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     # What the list says about the item besides hashes and labels (victim identified, series...).
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -349,10 +349,25 @@ def export_bank(
 ) -> int:
     """Write ``bank`` to ``stream`` in a list format; return the number of records written."""
     fmt = get_format(format_name)
-    records = iter_records(
+    records: Iterable[HashRecord | Deletion] = iter_records(
         session, bank, include_retracted=include_retracted, group_items=not fmt.per_hash
     )
+    if not fmt.carries_video:
+        records = _without_video(records)
     return fmt.write(stream, records, options or WriteOptions())
+
+
+def _without_video(records: Iterable[HashRecord | Deletion]) -> Iterator[HashRecord | Deletion]:
+    # Formats without a field for video hashes get a video's digests (its md5 and sha1 are what
+    # VICS, NCMEC and ICSE carry for video); records left with no hash are skipped.
+    for record in records:
+        hashes = tuple(h for h in record.hashes if h[0] is not SignalType.VPDQ)
+        if len(hashes) == len(record.hashes):
+            yield record
+        elif hashes and isinstance(record, Deletion):
+            yield Deletion(record.item_id, hashes, record.where)
+        elif hashes and isinstance(record, HashRecord):
+            yield HashRecord(hashes, record.labels, record.item_id, record.attributes, record.where)
 
 
 def iter_records(
@@ -371,6 +386,7 @@ def iter_records(
             BankEntry.item_id,
             BankEntry.attributes,
             BankEntry.retracted_at,
+            BankEntry.payload,
         )
         .where(BankEntry.bank_id == bank.id)
         .order_by(BankEntry.item_id, BankEntry.id)
@@ -382,7 +398,7 @@ def iter_records(
     for partition in result.partitions():
         labels = _labels_for(session, [row.id for row in partition])
         for row in partition:
-            if group and not (group_items and _same_item(group[-1][0], row)):
+            if group and not (group_items and _same_item(group, row)):
                 yield _record(group)
                 group = []
             group.append((row, labels.get(row.id, [])))
@@ -390,7 +406,12 @@ def iter_records(
         yield _record(group)
 
 
-def _same_item(a: Row[Any], b: Row[Any]) -> bool:
+def _same_item(group: list[tuple[Row[Any], list[Label]]], b: Row[Any]) -> bool:
+    a = group[-1][0]
+    if b.signal_type == SignalType.VPDQ.value and any(
+        row.signal_type == SignalType.VPDQ.value for row, _ in group
+    ):
+        return False  # a record carries one video; a second one starts a record of its own
     return (
         a.item_id is not None
         and a.item_id == b.item_id
@@ -412,7 +433,13 @@ def _record(group: list[tuple[Row[Any], list[Label]]]) -> HashRecord | Deletion:
     ordered = tuple(
         sorted(labels.values(), key=lambda lb: (lb.scheme, lb.value, lb.assessor or ""))
     )
-    return HashRecord(hashes, ordered, first.item_id, attributes)
+    video = None
+    for row, _ in group:
+        if row.signal_type == SignalType.VPDQ.value and row.payload is not None:
+            from kavach.signals.vpdq import VideoHash
+
+            video = VideoHash.from_bytes(bytes(row.payload))
+    return HashRecord(hashes, ordered, first.item_id, attributes, video=video)
 
 
 def _labels_for(session: Session, entry_ids: list[int]) -> dict[int, list[Label]]:
@@ -450,9 +477,10 @@ def _bump_version(session: Session, bank: Bank) -> int:
 class _Pending:
     """One hash waiting to be written, merged from every record in the batch that carries it."""
 
-    __slots__ = ("attributes", "item_id", "labels")
+    __slots__ = ("attributes", "item_id", "labels", "payload")
 
     def __init__(self) -> None:
+        self.payload: bytes | None = None
         self.item_id: str | None = None
         self.labels: dict[tuple[str, str, str], dt.datetime | None] = {}
         self.attributes: dict[str, Any] = {}
@@ -482,10 +510,13 @@ class _Writer:
 
     def add(self, record: HashRecord) -> None:
         self.stats.records += 1
+        payload = _video_payload(record)
         for key in record.hashes:
             item = self.pending.get(key)
             if item is None:
                 item = self.pending[key] = _Pending()
+            if key[0] is SignalType.VPDQ:
+                item.payload = payload
             if record.item_id is not None:
                 item.item_id = record.item_id
             for label in record.labels:
@@ -632,6 +663,7 @@ class _Writer:
                 "added_by": self.actor,
                 "import_id": self.import_id,
                 "changed_version": self.version,
+                "payload": pending[(st, value)].payload,
             }
             for st, value in keys
         ]
@@ -706,6 +738,20 @@ class _Writer:
             )
             set_committed_value(self.bank, "version", self.version - 1)
         return s
+
+
+def _video_payload(record: HashRecord) -> bytes | None:
+    """The compact frames of the record's vpdq hash; its key must be theirs."""
+    keys = [value for st, value in record.hashes if st is SignalType.VPDQ]
+    if not keys:
+        return None
+    from kavach.signals.types import video_key
+
+    if len(keys) > 1 or record.video is None or video_key(record.video) != keys[0]:
+        # Only code can get here (readers build records with HashRecord.with_video): a vpdq
+        # key without its frames could never match.
+        raise InputError("a vpdq entry needs the video's frames (HashRecord.with_video)")
+    return record.video.to_bytes()
 
 
 def _enum(cls: Any, value: Any, what: str) -> Any:

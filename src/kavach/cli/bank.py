@@ -282,23 +282,32 @@ def add_command(
     reinstate: Annotated[
         bool, typer.Option(help="Bring back retracted hashes of these files.")
     ] = False,
+    fps: Annotated[
+        str,
+        typer.Option(
+            "--fps", help="Video frames hashed per second (vPDQ); 0 or 'all': every frame."
+        ),
+    ] = "1",
     by: Annotated[str | None, typer.Option(help="Who adds (default: cli:USER).")] = None,
 ) -> None:
-    """Hash media and add its signals (MD5, SHA-1, SHA-256, PDQ) to a bank, with labels.
+    """Hash media and add its signals to a bank, with labels: MD5, SHA-1, SHA-256, and PDQ
+    (images) or vPDQ (videos: the frame hashes, 1 frame a second by default).
 
     PDQ hashes of quality under 50 (flat images) are left out: they would match too much.
     Exit status 2 when a file could not be read (the others are still added).
     """
     from kavach.banks.formats import HashRecord as ListRecord
-    from kavach.hashing import default_jobs, hash_paths, iter_files
+    from kavach.cli.hash import parse_fps
+    from kavach.hashing import HashOptions, default_jobs, display_path, hash_paths, iter_files
     from kavach.signals.pdq import PDQ_MIN_QUALITY
 
     labels = tuple(_parse_label(text) for text in label or [])
+    options = HashOptions(video_fps=parse_fps(fps))
     paths = list(iter_files(files))
     records: list[ListRecord] = []
     failed: list[str] = []
-    flat = 0
-    for record in hash_paths(paths, jobs=jobs or default_jobs()):
+    flat = videos = 0
+    for record in hash_paths(paths, options, jobs=jobs or default_jobs()):
         hashes = [
             (st, bytes.fromhex(value))
             for st, value in (
@@ -313,10 +322,16 @@ def add_command(
         elif record.pdq:
             flat += 1
         if not hashes:
-            failed.append(f"{record.path}: {record.error.message if record.error else 'no hashes'}")
+            reason = record.error.message if record.error else "no hashes"
+            failed.append(f"{display_path(record.path)}: {reason}")
             continue
+        video = record.video_hash()
         # The SHA-256 names the file as an item, so the bank keeps its hashes together.
-        records.append(ListRecord(tuple(hashes), labels, record.sha256))
+        if video is not None and len(video):
+            videos += 1
+            records.append(ListRecord.with_video(video, tuple(hashes), labels, record.sha256))
+        else:
+            records.append(ListRecord(tuple(hashes), labels, record.sha256))
     with database_session() as session:
         bank = service.get_bank(session, name)
         stats = service.add_entries(
@@ -336,6 +351,7 @@ def add_command(
         f"added {len(records):,} files to {name}: {stats.added:,} entries added, "
         f"{stats.updated:,} updated, {stats.unchanged:,} unchanged, "
         f"{stats.skipped_retracted:,} skipped (retracted); "
+        + (f"{videos:,} videos with their frame hashes (vPDQ); " if videos else "")
         + (f"PDQ left out for {flat:,} flat images; " if flat else "")
         + f"version {version}"
     )

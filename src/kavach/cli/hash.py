@@ -17,6 +17,7 @@ from kavach.hashing import (
     HashOptions,
     HashRecord,
     default_jobs,
+    display_path,
     hash_paths,
     iter_files,
     parse_signals,
@@ -176,6 +177,7 @@ def _with_progress(
 
 def _csv_row(record: HashRecord) -> dict[str, object]:
     row: dict[str, object] = record.model_dump(exclude={"error", "pdq_dihedral", "vpdq"})
+    row["path"] = display_path(record.path)
     row["pdq_dihedral"] = (
         ";".join(f"{k}={v}" for k, v in record.pdq_dihedral.items()) if record.pdq_dihedral else ""
     )
@@ -207,7 +209,7 @@ def _print_table(records: list[HashRecord]) -> None:
         if record.vpdq is not None:
             perceptual = f"vpdq: {len(record.vpdq)} frames, {record.duration or 0:.1f} s"
         table.add_row(
-            record.path,
+            display_path(record.path),
             record.media_type or "",
             record.md5 or "",
             perceptual,
@@ -224,7 +226,9 @@ def _summary(total: int, failed: list[HashRecord]) -> None:
         out.write(f"; {len(failed)} failed:\n")
         for record in failed[:20]:
             assert record.error is not None
-            out.write(f"  {record.path}: {record.error.code}: {record.error.message}\n")
+            out.write(
+                f"  {display_path(record.path)}: {record.error.code}: {record.error.message}\n"
+            )
         if len(failed) > 20:
             out.write(f"  … and {len(failed) - 20} more (see the error field of each record)\n")
     else:

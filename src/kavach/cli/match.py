@@ -59,6 +59,13 @@ def match_command(
             help="Type of bare hashes (default: from the length; 64 hex: sha256 and pdq)."
         ),
     ] = None,
+    vpdq: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--vpdq",
+            help="A video's vPDQ file (frame,quality,hash,timestamp lines) to match (repeat).",
+        ),
+    ] = None,
     bank: Annotated[
         list[str] | None,
         typer.Option("--bank", "-b", help="Bank to search (repeat; default: all)."),
@@ -76,9 +83,12 @@ def match_command(
     texts = list(hashes or [])
     if file is not None:
         texts.extend(_read_lines(file))
-    if not texts:
-        raise InputError("no hashes given; pass them as arguments or with --file")
+    if not texts and not vpdq:
+        raise InputError("no hashes given; pass them as arguments, with --file or --vpdq")
     items = [_parse(text, default) for text in texts]
+    for video_file in vpdq or []:
+        texts.append(str(video_file))
+        items.append([_read_video(video_file)])
     # A query hash has no quality to check: the person asking vouches for it.
     policy = MatchPolicy(threshold=threshold, min_quality=0)
     with open_matcher(bank, policy) as matcher:
@@ -120,6 +130,24 @@ def _read_lines(file: Path) -> list[str]:
     return lines
 
 
+def _read_video(file: Path) -> Query:
+    from kavach.match import Query
+    from kavach.signals.vpdq import VideoHash
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"cannot read {file}: {reason or exc}") from None
+    try:
+        video = VideoHash.from_text(text)
+    except InvalidHashError as exc:
+        raise InvalidHashError(f"{file}: {exc.message}") from None
+    if not len(video):
+        raise InputError(f"{file} has no frame lines (frame,quality,hash,timestamp)")
+    return Query.for_video(video)
+
+
 def _parse(text: str, default: SignalType | None) -> list[Query]:
     from kavach.banks.formats.text import guess_signal_type
     from kavach.match import Query
@@ -129,6 +157,10 @@ def _parse(text: str, default: SignalType | None) -> list[Query]:
     try:
         if sep and len(kind) < 10:
             st = SignalType.parse(kind)
+            if st is SignalType.VPDQ:
+                raise InvalidHashError(
+                    "a video is matched by its frames: give its file with --vpdq"
+                )
             return [Query(st, parse_hash(st, rest))]
         if default is not None:
             return [Query(default, parse_hash(default, value))]
@@ -159,7 +191,9 @@ def _print_table(results: list[HashResult]) -> None:
                 escape(m.bank),
                 str(m.entry_id),
                 m.signal_type.value,
-                str(m.distance),
+                str(m.distance)
+                if m.query_match_percent is None
+                else f"{m.query_match_percent:.0f}%/{m.compared_match_percent or 0:.0f}%",
                 escape(" ".join(str(label) for label in m.labels)),
             )
     Console().print(table)

@@ -100,6 +100,18 @@ def scan_command(
     full_decode: Annotated[
         bool, typer.Option(help="Decode JPEGs at full size (bit-exact PDQ, several times slower).")
     ] = False,
+    fps: Annotated[
+        str,
+        typer.Option(
+            "--fps", help="Video frames hashed per second (vPDQ); 0 or 'all': every frame."
+        ),
+    ] = "1",
+    video_percent: Annotated[
+        float,
+        typer.Option(
+            min=0, max=100, help="Share of a video's frames that must match a listed video's."
+        ),
+    ] = 80.0,
     archives: Annotated[
         bool, typer.Option(help="Open zip archives and scan their members.")
     ] = True,
@@ -127,6 +139,7 @@ def scan_command(
 
     Exit status: 0 nothing matched, 1 matches found, 2 errors and no match.
     """
+    from kavach.cli.hash import parse_fps
     from kavach.hashing import HashOptions, default_jobs, parse_signals
     from kavach.media.image import MediaLimits
     from kavach.scan import ScanConfig, html_summary, run_scan, vics_case
@@ -137,10 +150,11 @@ def scan_command(
         raise InputError("--resume needs the --out FILE of the scan to continue")
     config = ScanConfig(
         hash_options=HashOptions(
-            signals=parse_signals("md5,sha1,sha256,pdq"),
+            signals=parse_signals("md5,sha1,sha256,pdq,vpdq"),
             dihedral=dihedral,
             full_decode=full_decode,
             limits=MediaLimits(),
+            video_fps=parse_fps(fps),
         ),
         archive_limits=ArchiveLimits(
             max_total_bytes=max_archive_mib * _MIB,
@@ -152,7 +166,9 @@ def scan_command(
         jobs=jobs or default_jobs(),
         batch_size=batch_size,
     )
-    policy = MatchPolicy(threshold=threshold, min_quality=min_quality)
+    policy = MatchPolicy(
+        threshold=threshold, min_quality=min_quality, video_query_percent=video_percent
+    )
     started = time.monotonic()
     on_record = _stdout_writer(to_stdout, show_matches=out is None)
     try:
@@ -251,6 +267,11 @@ def _report(summary: ScanSummary, elapsed: float) -> None:
         f"against {banks}: {summary.matched_files:,} matched ({summary.matches:,} matches), "
         f"{summary.errors:,} with errors\n"
     )
+    if summary.videos:
+        out.write(
+            f"kavach: {summary.videos:,} videos hashed (vPDQ), "
+            f"{summary.matched_videos:,} matched by their frames\n"
+        )
     if summary.resumed:
         out.write(f"kavach: this scan was resumed {summary.resumed} time(s); counts cover it all\n")
     if summary.categories:

@@ -10,6 +10,11 @@ additions reach a running scan without a rebuild.
 With a ``cache_dir`` the indexes are saved there after loading and mapped back on the next run,
 so a scan against a large bank starts in a fraction of a second; the cache is keyed by database,
 bank id and bank creation time, and brought up to date from the bank's change stamps.
+
+Videos (vpdq entries) are matched as :mod:`kavach.match.video` defines it, each bank's listed
+videos in one :class:`~kavach.match.video.VideoIndex` keyed by entry id. That index is not cached:
+it is read from the database on every load (a video is one row, so even 100,000 listed videos are
+a quick read) and updated incrementally on refresh like the others.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,18 +34,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kavach.banks.models import Bank, BankEntry, EntryLabel
-from kavach.errors import IndexFormatError, NotFoundError
+from kavach.errors import IndexFormatError, InvalidHashError, NotFoundError
 from kavach.hashing import HashRecord
 from kavach.index import ExactIndex, PDQIndex
 from kavach.match.models import Match, MatchLabel, MatchPolicy
-from kavach.signals.types import SignalType, format_hash
+from kavach.signals.pdq import PDQ_MIN_QUALITY
+from kavach.signals.types import SignalType, format_hash, video_key
+
+if TYPE_CHECKING:
+    from kavach.match.video import VideoIndex
+    from kavach.signals.vpdq import VideoHash
 
 __all__ = ["MATCHED_SIGNALS", "Matcher", "Query"]
 
 log = logging.getLogger(__name__)
 
 MATCHED_SIGNALS = (SignalType.MD5, SignalType.SHA1, SignalType.SHA256, SignalType.PDQ)
-"""Signal types the matcher indexes (PhotoDNA is stored but Kavach cannot compute it)."""
+"""Signal types the matcher indexes by value (PhotoDNA is stored but Kavach cannot compute it;
+vpdq is matched by its frames, in a video index of its own)."""
 
 # Entry ids per IN (...) query: well under every database's parameter limit.
 _ID_BATCH = 500
@@ -50,11 +61,21 @@ _CACHE_FORMAT = 1
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """One hash to look up. ``quality`` (PDQ) is checked against the policy when given."""
+    """One hash to look up. ``quality`` (PDQ) is checked against the policy when given.
+
+    A vpdq query carries the frames in ``video`` (its ``value`` is their key); build it with
+    :meth:`for_video`.
+    """
 
     signal_type: SignalType
     value: bytes
     quality: int | None = None
+    video: VideoHash | None = field(default=None, compare=False)
+
+    @classmethod
+    def for_video(cls, video: VideoHash) -> Query:
+        """A query that matches ``video`` against the listed videos."""
+        return cls(SignalType.VPDQ, video_key(video), video=video)
 
 
 @dataclass(slots=True)
@@ -64,6 +85,8 @@ class _BankIndexes:
     version: int
     cache_key: str
     indexes: dict[SignalType, PDQIndex | ExactIndex] = field(default_factory=dict)
+    videos: VideoIndex | None = None
+    """Listed videos by entry id; None until the first vpdq entry is seen."""
 
     def index(self, st: SignalType) -> PDQIndex | ExactIndex:
         found = self.indexes.get(st)
@@ -72,7 +95,17 @@ class _BankIndexes:
         return found
 
     def entries(self) -> int:
-        return sum(len(index) for index in self.indexes.values())
+        videos = len(self.videos) if self.videos is not None else 0
+        return sum(len(index) for index in self.indexes.values()) + videos
+
+    def video_index(self) -> VideoIndex:
+        if self.videos is None:
+            from kavach.match.video import VideoIndex
+
+            # Listed frames of quality < 50 never count, whatever the policy says of PDQ
+            # queries: vPDQ defines a video match over good frames only.
+            self.videos = VideoIndex(min_quality=PDQ_MIN_QUALITY)
+        return self.videos
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +224,9 @@ class Matcher:
         queries.extend(
             Query(SignalType.PDQ, bytes.fromhex(h), record.pdq_quality) for h in sorted(pdqs)
         )
+        video = record.video_hash()
+        if video is not None and len(video):
+            queries.append(Query.for_video(video))
         return queries
 
     def match_record(self, record: HashRecord) -> list[Match]:
@@ -209,8 +245,12 @@ class Matcher:
         """
         self.load()
         grouped: dict[SignalType, tuple[list[int], list[bytes]]] = {}
+        videos: list[tuple[int, VideoHash]] = []
         for item, queries in enumerate(items):
             for q in queries:
+                if q.signal_type is SignalType.VPDQ and q.video is not None:
+                    videos.append((item, q.video))
+                    continue
                 if q.signal_type not in MATCHED_SIGNALS:
                     continue
                 if (
@@ -241,16 +281,18 @@ class Matcher:
                     seen = best[row].get(entry_id)
                     if seen is None or distance < seen:
                         best[row][entry_id] = distance
+        shares = self._match_videos(videos, best)
         wanted = {entry_id for found in best for entry_id in found}
         details = self._lookup(wanted)
         names = {b.bank_id: b.name for b in self._banks.values()}
         results: list[list[Match]] = []
-        for found in best:
+        for item, found in enumerate(best):
             matches = []
             for entry_id, distance in found.items():
                 d = details.get(entry_id)
                 if d is None or d.bank_id not in names:
                     continue  # retracted since the index was loaded
+                share = shares.get((item, entry_id))
                 matches.append(
                     Match(
                         bank=names[d.bank_id],
@@ -260,11 +302,37 @@ class Matcher:
                         distance=distance,
                         item_id=d.item_id,
                         labels=list(d.labels),
+                        query_match_percent=None if share is None else share[0],
+                        compared_match_percent=None if share is None else share[1],
                     )
                 )
             matches.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
             results.append(matches)
         return results
+
+    def _match_videos(
+        self, videos: list[tuple[int, VideoHash]], best: list[dict[int, int]]
+    ) -> dict[tuple[int, int], tuple[float, float]]:
+        """Match the query videos; record each hit in ``best`` (distance 0) and return its
+        ``(query %, listed %)`` by ``(item, entry id)``."""
+        shares: dict[tuple[int, int], tuple[float, float]] = {}
+        indexes = [b.videos for b in self._banks.values() if b.videos is not None and len(b.videos)]
+        if not videos or not indexes:
+            return shares
+        for item, video in videos:
+            for index in indexes:
+                for m in index.search(
+                    video,
+                    distance=self.policy.threshold,
+                    query_percent=self.policy.video_query_percent,
+                    compared_percent=self.policy.video_compared_percent,
+                ):
+                    best[item][m.video_id] = 0
+                    shares[(item, m.video_id)] = (
+                        round(m.query_match_percent, 2),
+                        round(m.compared_match_percent, 2),
+                    )
+        return shares
 
     def _lookup(self, entry_ids: set[int]) -> dict[int, _Details | None]:
         # Read fresh for every batch (matches are few): a retraction made since the index was
@@ -294,8 +362,10 @@ class Matcher:
         elif bank.version != version:
             self._apply_changes(session, bank, since=bank.version, version=version)
         else:
+            _fill_videos(session, bank)
             return bank
         self._save_cache(bank)
+        _fill_videos(session, bank)
         return bank
 
     def _apply_changes(
@@ -315,6 +385,7 @@ class Matcher:
             index.remove(np.asarray(removed, dtype=np.uint64))
             if live_ids:
                 index.add(np.asarray(live_ids, dtype=np.uint64), _rows(live_values, st))
+        _update_videos(session, bank, since)
         bank.version = version
 
     def _cache_paths(self, key: str) -> tuple[Path, Path] | None:
@@ -455,3 +526,49 @@ def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None
             labels=tuple(labels.get(row.id, ())),
         )
     return found
+
+
+def _fill_videos(session: Session, bank: _BankIndexes) -> None:
+    """Load every live listed video of the bank into a new video index (never cached)."""
+    bank.videos = None
+    rows = session.execute(
+        select(BankEntry.id, BankEntry.payload).where(
+            BankEntry.bank_id == bank.bank_id,
+            BankEntry.signal_type == SignalType.VPDQ.value,
+            BankEntry.retracted_at.is_(None),
+        )
+    )
+    for entry_id, payload in rows:
+        _add_video(bank, entry_id, payload)
+
+
+def _update_videos(session: Session, bank: _BankIndexes, since: int) -> None:
+    """Replace the videos changed since version ``since`` (retracted ones go)."""
+    rows = session.execute(
+        select(BankEntry.id, BankEntry.payload, BankEntry.retracted_at).where(
+            BankEntry.bank_id == bank.bank_id,
+            BankEntry.signal_type == SignalType.VPDQ.value,
+            BankEntry.changed_version > since,
+        )
+    )
+    for entry_id, payload, retracted_at in rows:
+        if bank.videos is not None:
+            bank.videos.remove(entry_id)
+        if retracted_at is None:
+            _add_video(bank, entry_id, payload)
+
+
+def _add_video(bank: _BankIndexes, entry_id: int, payload: bytes | None) -> None:
+    from kavach.signals.vpdq import VideoHash
+
+    if payload is None:
+        return  # never written by Kavach's own writers: nothing to match
+    try:
+        video = VideoHash.from_bytes(bytes(payload))
+    except InvalidHashError as exc:
+        # One unreadable row must not stop a scan; it names the entry, never a hash.
+        log.warning(
+            "bank %s entry %d: unreadable vpdq frames (%s); skipped", bank.name, entry_id, exc
+        )
+        return
+    bank.video_index().add(entry_id, video)

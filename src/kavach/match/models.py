@@ -12,12 +12,19 @@ __all__ = ["Match", "MatchLabel", "MatchPolicy"]
 
 class MatchPolicy(BaseModel):
     """When a PDQ hash matches: distance at most ``threshold``, query quality at least
-    ``min_quality``. Exact signals match by equality; retracted entries never match."""
+    ``min_quality``. Exact signals match by equality; retracted entries never match.
+
+    A video (vpdq) matches a listed one when at least ``video_query_percent`` of its distinct
+    frames of quality ≥ 50 are within ``threshold`` of a listed frame, and at least
+    ``video_compared_percent`` of the listed video's frames are within it of a query frame.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     threshold: int = Field(default=PDQ_MATCH_THRESHOLD, ge=0, le=256)
     min_quality: int = Field(default=PDQ_MIN_QUALITY, ge=0, le=100)
+    video_query_percent: float = Field(default=80.0, ge=0, le=100)
+    video_compared_percent: float = Field(default=0.0, ge=0, le=100)
 
 
 class MatchLabel(BaseModel):
@@ -42,9 +49,13 @@ class Match(BaseModel):
     entry_id: int
     signal_type: SignalType
     value: str
-    """The listed hash (hex; base64 for PhotoDNA)."""
+    """The listed hash (hex; base64 for PhotoDNA; for vpdq the entry's key, not its frames)."""
     distance: int
-    """Hamming distance for PDQ; 0 for exact signals."""
+    """Hamming distance for PDQ; 0 for exact signals and vpdq (see the percentages)."""
     item_id: str | None = None
     """The media item's id in its source list (VICS MediaID, NCMEC id), when the list had one."""
     labels: list[MatchLabel] = []
+    query_match_percent: float | None = None
+    """vpdq only: percent of the scanned video's distinct frames that matched the listed one."""
+    compared_match_percent: float | None = None
+    """vpdq only: percent of the listed video's distinct frames that matched the scanned one."""

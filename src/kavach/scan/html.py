@@ -11,7 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
+from kavach.match.models import Match
 from kavach.scan.results import ScanSummary
+from kavach.signals.types import SignalType
 
 __all__ = ["html_summary"]
 
@@ -77,6 +79,8 @@ def _overview(s: ScanSummary) -> str:
         ("files matched", f"{s.matched_files:,}"),
         ("matches", f"{s.matches:,}"),
         ("files with errors", f"{s.errors:,}"),
+        ("videos hashed (vPDQ)", f"{s.videos:,}"),
+        ("videos matched by their frames", f"{s.matched_videos:,}"),
         ("banks (version)", ", ".join(f"{b} (v{v})" for b, v in s.banks.items())),
     ]
     if s.resumed:
@@ -102,11 +106,7 @@ def _folders(s: ScanSummary) -> str:
 def _matched(s: ScanSummary) -> str:
     rows = []
     for record in s.matched[:MAX_MATCHED]:
-        how = "; ".join(
-            f"{m.bank} #{m.entry_id} {m.signal_type.value}"
-            + (f" d={m.distance}" if m.signal_type.value == "pdq" else "")
-            for m in record.matches
-        )
+        how = "; ".join(f"{m.bank} #{m.entry_id} {_how(m)}" for m in record.matches)
         rows.append((_Path(record.path), ", ".join(record.categories), how))
     note = (
         f'<p class="note">{len(s.matched) - MAX_MATCHED:,} more matched files are in the JSONL '
@@ -115,6 +115,14 @@ def _matched(s: ScanSummary) -> str:
         else ""
     )
     return _section("Matched files", ("path", "categories", "matched"), rows, empty="None.") + note
+
+
+def _how(m: Match) -> str:
+    if m.signal_type is SignalType.PDQ:
+        return f"pdq d={m.distance}"
+    if m.query_match_percent is not None and m.compared_match_percent is not None:
+        return f"{m.signal_type.value} {m.query_match_percent:.0f}%/{m.compared_match_percent:.0f}%"
+    return m.signal_type.value
 
 
 class _Path(str):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from kavach.hashing import HashRecord
 from kavach.match.models import Match
+from kavach.signals.types import SignalType
 
 __all__ = ["FolderCounts", "ScanRecord", "ScanSummary", "folder_of", "split_path"]
 
@@ -76,6 +77,10 @@ class ScanSummary(BaseModel):
     """Bank → number of files that matched it."""
     folders: dict[str, FolderCounts] = {}
     matched: list[ScanRecord] = []
+    videos: int = 0
+    """Files hashed as video (they have vPDQ frames)."""
+    matched_videos: int = 0
+    """Videos that matched a listed video by their frames (vpdq)."""
     resumed: int = 0
     """How many times the scan was resumed."""
 
@@ -86,6 +91,10 @@ class ScanSummary(BaseModel):
         if folder is None:
             folder = self.folders[folder_of(record.path)] = FolderCounts()
         folder.files += 1
+        if record.vpdq is not None:
+            self.videos += 1
+            if any(m.signal_type is SignalType.VPDQ for m in record.matches):
+                self.matched_videos += 1
         if record.error is not None:
             self.errors += 1
             folder.errors += 1

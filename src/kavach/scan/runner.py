@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kavach.errors import CheckpointError
-from kavach.hashing import HashOptions, HashRecord
+from kavach.hashing import HashOptions, HashRecord, display_path
 from kavach.match import Match, Matcher
 from kavach.scan.archive import ArchiveLimits
 from kavach.scan.journal import Journal, next_chain
@@ -125,6 +125,7 @@ def fingerprint(
         "signals": sorted(options.signals),
         "dihedral": options.dihedral,
         "full_decode": options.full_decode,
+        "video_fps": options.video_fps,
         "media_limits": dataclasses.asdict(options.limits),
         "archives": config.archives,
         "archive_limits": dataclasses.asdict(config.archive_limits),
@@ -257,12 +258,8 @@ class _Loop:
 
 def _scan_record(record: HashRecord, matches: list[Match]) -> ScanRecord:
     fields = dict(record)
-    path = record.path
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        # A file name that is not UTF-8 (undecodable bytes on disk): written with \x escapes
-        # so the JSON stays valid; the bytes can still be recovered from the escapes.
-        fields["path"] = os.fsencode(path).decode("utf-8", "backslashreplace")
+    # A file name that is not UTF-8 (undecodable bytes on disk) is carried with \x escapes
+    # from here on, so the JSONL, the HTML and the VICS file all stay valid text.
+    fields["path"] = display_path(record.path)
     # The record was validated when it was made; building it again would cost per file.
     return ScanRecord.model_construct(**fields, matches=matches)

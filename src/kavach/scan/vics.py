@@ -15,6 +15,7 @@ from typing import Any
 from kavach.banks.formats import Label
 from kavach.banks.formats.vics import FLAVOURS, label_category
 from kavach.errors import InputError
+from kavach.match.models import Match
 from kavach.scan.results import ScanRecord, ScanSummary, split_path
 
 __all__ = ["vics_case"]
@@ -50,15 +51,24 @@ def _media(number: int, record: ScanRecord, flavour: str) -> dict[str, Any]:
         "IsPrecategorized": True,
         "MediaFiles": [{"FileName": name, "FilePath": folder, "FileSize": record.size}],
         "Tags": ",".join(record.categories),
-        "Comments": "; ".join(
-            f"matched {m.bank} entry {m.entry_id} by {m.signal_type.value}"
-            + (f" at distance {m.distance}" if m.signal_type.value == "pdq" else "")
-            for m in record.matches
-        ),
+        "Comments": "; ".join(_comment(m) for m in record.matches),
     }
     if record.sha256:
         media["SHA256"] = record.sha256.upper()
     return {key: value for key, value in media.items() if value not in ("", None)}
+
+
+def _comment(m: Match) -> str:
+    text = f"matched {m.bank} entry {m.entry_id} by {m.signal_type.value}"
+    if m.signal_type.value == "pdq":
+        return f"{text} at distance {m.distance}"
+    if m.query_match_percent is not None and m.compared_match_percent is not None:
+        # VICS has no field for a video's frame hashes: say how well it matched instead.
+        return (
+            f"{text} ({m.query_match_percent:.0f}% of this video's frames, "
+            f"{m.compared_match_percent:.0f}% of the listed video's)"
+        )
+    return text
 
 
 def _version() -> str:

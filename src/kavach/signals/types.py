@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import string
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from kavach.errors import InvalidHashError
 
-__all__ = ["SignalType", "format_hash", "parse_hash"]
+if TYPE_CHECKING:
+    from kavach.signals.vpdq import VideoHash
+
+__all__ = ["SignalType", "format_hash", "parse_hash", "video_key"]
 
 _HEX = frozenset(string.hexdigits)
 
@@ -23,10 +28,14 @@ class SignalType(enum.StrEnum):
     SHA256 = "sha256"
     PDQ = "pdq"
     PHOTODNA = "photodna"
+    VPDQ = "vpdq"
+    """A video's frame hashes. Its value (what ``size``, ``parse_hash`` and ``format_hash`` speak
+    of) is the entry's key, :func:`video_key` of the frames; the frames themselves travel beside
+    it (``BankEntry.payload``, ``Query.video``)."""
 
     @property
     def size(self) -> int:
-        """Length of the raw hash in bytes."""
+        """Length of the raw hash in bytes (vpdq: of its key)."""
         return _SIZES[self]
 
     @property
@@ -51,7 +60,24 @@ _SIZES = {
     SignalType.SHA256: 32,
     SignalType.PDQ: 32,
     SignalType.PHOTODNA: 144,
+    SignalType.VPDQ: 32,
 }
+
+_VIDEO_KEY_DOMAIN = b"kavach-vpdq-key-1\0"
+
+
+def video_key(video: VideoHash) -> bytes:
+    """The 32-byte key of a vPDQ hash: SHA-256 over its frame hashes and qualities, in order.
+
+    Frame numbers and timestamps are left out: they do not take part in matching, and
+    python-threatexchange's form of the signal has no frame numbers, so a video keeps its key
+    through an HMA CSV round trip.
+    """
+    digest = hashlib.sha256(_VIDEO_KEY_DOMAIN)
+    digest.update(len(video).to_bytes(8, "little"))
+    digest.update(np.ascontiguousarray(video.hashes, dtype=np.uint8).tobytes())
+    digest.update(np.ascontiguousarray(video.qualities, dtype=np.uint8).tobytes())
+    return digest.digest()
 
 
 def parse_hash(signal_type: SignalType | str, text: str) -> bytes:

@@ -17,6 +17,7 @@ from kavach.banks.formats.icse import IcseFormat
 from kavach.banks.formats.ncmec import NcmecFormat
 from kavach.banks.formats.text import TextFormat
 from kavach.banks.formats.vics import VicsFormat
+from kavach.banks.formats.vpdq import VpdqFormat
 from kavach.errors import InputError
 
 __all__ = [
@@ -34,12 +35,19 @@ __all__ = [
 
 FORMATS: dict[str, BankFormat] = {
     fmt.name: fmt
-    for fmt in (VicsFormat(), NcmecFormat(), IcseFormat(), HmaCsvFormat(), TextFormat())
+    for fmt in (
+        VicsFormat(),
+        NcmecFormat(),
+        IcseFormat(),
+        HmaCsvFormat(),
+        TextFormat(),
+        VpdqFormat(),
+    )
 }
 
 
 def get_format(name: str) -> BankFormat:
-    """The format called ``name`` (vics, ncmec, icse, hma, text), or an InputError."""
+    """The format called ``name`` (vics, ncmec, icse, hma, text, vpdq), or an InputError."""
     fmt = FORMATS.get(name.strip().lower())
     if fmt is None:
         raise InputError(f"unknown list format {name!r}; expected one of: {', '.join(FORMATS)}")

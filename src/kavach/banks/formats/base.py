@@ -7,10 +7,13 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from kavach.errors import InvalidHashError
 from kavach.signals.types import SignalType, parse_hash
+
+if TYPE_CHECKING:
+    from kavach.signals.vpdq import VideoHash
 
 __all__ = [
     "BankFormat",
@@ -48,6 +51,8 @@ class HashRecord:
 
     ``attributes`` uses the keys documented in docs/banks.md (victim_identified, series, ...).
     ``where`` names the record in its file ("line 12", "value[0].Media[3]") for error messages.
+    ``video`` holds the frames of the record's ``vpdq`` hash (whose value in ``hashes`` is their
+    :func:`~kavach.signals.types.video_key`); use :meth:`with_video` to attach both.
     """
 
     hashes: Hashes
@@ -55,6 +60,24 @@ class HashRecord:
     item_id: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     where: str = ""
+    video: VideoHash | None = field(default=None, compare=False)
+
+    @classmethod
+    def with_video(
+        cls,
+        video: VideoHash,
+        hashes: Hashes = (),
+        labels: tuple[Label, ...] = (),
+        item_id: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        where: str = "",
+    ) -> HashRecord:
+        """A record of a video: ``hashes`` (its digests, if known) plus its vpdq key and frames."""
+        from kavach.signals.types import video_key
+
+        merged = {"media_type": "video", **(attributes or {})}
+        key = (SignalType.VPDQ, video_key(video))
+        return cls((*hashes, key), labels, item_id, merged, where, video)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +127,8 @@ class BankFormat(Protocol):
     # True when the format writes one hash per row with its own labels (HMA CSV, text), so
     # exports must not merge the hashes of one item into one record.
     per_hash: bool
+    # True when the format can carry a vpdq hash (its frames); other formats never see one.
+    carries_video: bool
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield the records of ``stream`` one by one; raise FormatError when it cannot go on."""

@@ -4,11 +4,12 @@ Accepted columns (header names case-insensitive; the first row is a header unles
 cell is a signal type name, in which case the columns are ``signal_type,signal``):
 
 ``signal_type`` (or ``type``)
-    ``pdq``, ``md5``, ``sha1``, ``sha256``, ``photodna``, and HMA's ``video_md5`` (read as md5
-    with media_type video). Other pytx types (url, raw_text, trend_query...) are not media hashes:
-    such rows are reported and skipped.
+    ``pdq``, ``md5``, ``sha1``, ``sha256``, ``photodna``, ``vpdq``, and HMA's ``video_md5`` (read
+    as md5 with media_type video). Other pytx types (url, raw_text, trend_query...) are not media
+    hashes: such rows are reported and skipped.
 ``signal`` (or ``hash``, ``signal_value``, ``value``)
-    The hash in its usual text form.
+    The hash in its usual text form; for ``vpdq`` pytx's JSON list of ``"hash,quality,timestamp"``
+    strings (see :mod:`kavach.banks.formats.vpdq`).
 ``item_id`` (or ``content_id``, ``bank_content_id``), optional
     Rows sharing it are hashes of the same media item.
 ``labels``, optional
@@ -36,6 +37,7 @@ from kavach.banks.formats.base import (
     text_reader,
     text_writer,
 )
+from kavach.banks.formats.vpdq import video_from_pytx, video_to_pytx
 from kavach.errors import FormatError, InvalidHashError
 from kavach.signals.types import SignalType, format_hash, parse_hash
 
@@ -51,6 +53,9 @@ _ALIASES = {
 # pytx names that are media hashes under another name.
 _PYTX_TYPES = {"video_md5": (SignalType.MD5, "video"), "photo_md5": (SignalType.MD5, "image")}
 _HEADER = ("signal_type", "signal", "item_id", "labels", "tags")
+# A vpdq cell holds ~82 characters a frame; csv's default limit (131,072) would stop at ~26
+# minutes of video. 64 MiB covers ~9 days at 1 frame a second.
+_FIELD_LIMIT = 64 * 1024 * 1024
 
 
 def _signal_type(name: str) -> tuple[SignalType, str | None]:
@@ -74,9 +79,12 @@ class HmaCsvFormat:
     name = "hma"
     description = "HMA / python-threatexchange bank CSV (signal_type,signal,...)"
     per_hash = True
+    carries_video = True
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield one single-hash record per row; bad rows become RecordErrors."""
+        if csv.field_size_limit() < _FIELD_LIMIT:
+            csv.field_size_limit(_FIELD_LIMIT)
         with text_reader(stream) as text:
             reader = csv.reader(text)
             try:
@@ -115,10 +123,14 @@ class HmaCsvFormat:
                 for st, value in record.hashes:
                     if options.signal_type is not None and st is not options.signal_type:
                         continue
+                    if st is SignalType.VPDQ and record.video is None:
+                        continue  # a key without its frames: nothing a reader could match
                     writer.writerow(
                         (
                             _type_name(st, record),
-                            format_hash(st, value),
+                            video_to_pytx(record.video)
+                            if st is SignalType.VPDQ and record.video is not None
+                            else format_hash(st, value),
                             record.item_id or "",
                             labels,
                             tags,
@@ -160,9 +172,14 @@ def _cell(row: list[str], positions: dict[str, int], key: str) -> str:
 
 def _row(row: list[str], positions: dict[str, int], line: int) -> Iterator[Item]:
     where = f"line {line}"
+    video = None
     try:
         st, media_type = _signal_type(_cell(row, positions, "signal_type"))
-        value = parse_hash(st, _cell(row, positions, "signal"))
+        if st is SignalType.VPDQ:
+            video = video_from_pytx(_cell(row, positions, "signal"))
+            value = b""
+        else:
+            value = parse_hash(st, _cell(row, positions, "signal"))
     except InvalidHashError as exc:
         yield RecordError(where, exc.message, line)
         return
@@ -180,4 +197,7 @@ def _row(row: list[str], positions: dict[str, int], line: int) -> Iterator[Item]
     if tags:
         attributes["tags"] = tags
     item_id = _cell(row, positions, "item_id") or None
-    yield HashRecord(((st, value),), tuple(labels), item_id, attributes, where)
+    if video is not None:
+        yield HashRecord.with_video(video, (), tuple(labels), item_id, attributes, where)
+    else:
+        yield HashRecord(((st, value),), tuple(labels), item_id, attributes, where)

@@ -65,6 +65,7 @@ class IcseFormat:
     name = "icse"
     description = "INTERPOL ICSE ';'-separated CSV export"
     per_hash = False
+    carries_video = False
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield one HashRecord per row; a row with bad values becomes a RecordError."""

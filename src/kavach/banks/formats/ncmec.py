@@ -74,6 +74,7 @@ class NcmecFormat:
     name = "ncmec"
     description = "NCMEC hash sharing API v2 XML entry pages (entries and deletions)"
     per_hash = False
+    carries_video = False
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield HashRecords for entries and Deletions for ``deletedEntries``."""

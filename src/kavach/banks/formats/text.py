@@ -53,6 +53,7 @@ class TextFormat:
     name = "text"
     description = "plain text, one hash per line (optionally 'TYPE HASH')"
     per_hash = True
+    carries_video = False
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield one single-hash record per line; bad lines become RecordErrors."""
@@ -83,6 +84,8 @@ class TextFormat:
                 if isinstance(record, Deletion):
                     continue
                 for st, value in record.hashes:
+                    if st is SignalType.VPDQ:
+                        continue  # a key without its frames could never be imported back
                     if only is None:
                         out.write(f"{st.value} {format_hash(st, value)}\n")
                     elif st is only:
@@ -105,6 +108,12 @@ def _line(line: str, line_no: int, signal_type: SignalType | None) -> Item:
             st = signal_type or guess_signal_type(value)
         else:
             return RecordError(where, "expected one hash, or a signal type and a hash", line_no)
+        if st is SignalType.VPDQ:
+            return RecordError(
+                where,
+                "a vpdq entry needs the video's frames: import them with --format vpdq or hma",
+                line_no,
+            )
         return HashRecord(((st, parse_hash(st, value)),), where=where)
     except InvalidHashError as exc:
         return RecordError(where, exc.message, line_no)

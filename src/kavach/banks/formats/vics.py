@@ -85,6 +85,7 @@ class VicsFormat:
     name = "vics"
     description = "Project VIC VICS JSON 1.x/2.0 (case files and hash sets)"
     per_hash = False
+    carries_video = False
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
         """Yield one HashRecord per Media object (errors per Media, FormatError for bad JSON)."""
