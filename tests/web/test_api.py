@@ -227,7 +227,8 @@ def test_malformed_bodies_and_uploads(client: httpx.Client, keys: dict[Role, str
 
 
 def test_body_limit(server: LiveServer, client: httpx.Client, keys: dict[Role, str]) -> None:
-    limit = server.app.state.runtime.service.max_body_bytes
+    service = server.app.state.runtime.service
+    limit = max(service.max_body_bytes, service.max_lookup_bytes)  # lookups may carry videos
     big = b'{"hashes": [' + b" " * limit + b"]}"
     headers = {**auth(keys[Role.PLATFORM]), "content-type": "application/json"}
     response = client.post("/api/v1/lookup", content=big, headers=headers)

@@ -80,6 +80,9 @@ def create_app(settings: Settings, service: ServiceSettings | None = None) -> Fa
             return service.max_import_bytes
         if path.endswith(("/hash", "/submissions/upload")):
             return service.max_upload_bytes
+        if path in (f"{API_PREFIX}/lookup", f"{API_PREFIX}/submissions"):
+            # These may carry a video's frames; single hashes stay far below either limit.
+            return max(service.max_body_bytes, service.max_lookup_bytes)
         return service.max_body_bytes
 
     # Inside the body limit (which therefore also guards it), outside FastAPI's routing.

@@ -6,7 +6,8 @@ FastAPI's routing and dependency resolution cost about as much CPU as the index 
 lookups directly: same authentication (``current_principal``), same permission, same request and
 response models, same function (:func:`kavach.web.api.lookup.run_lookup`), same error renderer.
 Everything else (other content types included) goes on to FastAPI, where the route is declared
-for the OpenAPI document.
+for the OpenAPI document. Lookups of videos (vpdq frames) are answered here too, their matching
+run in a worker thread.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import json
 
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kavach.auth.service import Permission
 from kavach.errors import KavachError, PermissionDeniedError, RateLimitedError
-from kavach.web.api.lookup import LookupRequest, run_lookup
+from kavach.web.api.lookup import LookupRequest, has_video, run_lookup
 from kavach.web.auth import current_principal
 from kavach.web.errors import error_response
 from kavach.web.runtime import Runtime
@@ -74,7 +76,11 @@ class LookupFastPath:
             body = LookupRequest.model_validate_json(raw)
         except ValidationError as exc:
             return _validation_error(exc)
-        result = run_lookup(runtime, principal, body)
+        if has_video(body):
+            # Matching a video's frames can take milliseconds to seconds: off the event loop.
+            result = await run_in_threadpool(run_lookup, runtime, principal, body)
+        else:
+            result = run_lookup(runtime, principal, body)
         return _JSON(result.model_dump_json().encode())
 
 

@@ -4,8 +4,14 @@
     Where to listen. Default ``127.0.0.1:8000``: loopback only until told otherwise.
 ``KAVACH_MAX_BODY_BYTES``
     Largest JSON request body (default 2 MiB).
+``KAVACH_MAX_LOOKUP_BYTES``
+    Largest JSON body of a lookup or a submission by hashes (default 8 MiB): room for a video's
+    frames (36,000 frames take about 4 MB of JSON).
 ``KAVACH_MAX_UPLOAD_BYTES``
-    Largest file upload to hash or submit (default 32 MiB).
+    Largest file upload to hash or submit (default 64 MiB: a minute of phone video at 8 Mbit/s,
+    several minutes of messenger-compressed video). Held in memory while it is hashed.
+``KAVACH_VIDEO_TIME_LIMIT``
+    Seconds an uploaded video may take to decode before the request gives up (default 120).
 ``KAVACH_MAX_IMPORT_BYTES``
     Largest list file imported through the API (default 256 MiB; bigger lists: ``kavach bank
     import``).
@@ -43,7 +49,9 @@ class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=2 * _MIB, ge=1024)
-    max_upload_bytes: int = Field(default=32 * _MIB, ge=1024)
+    max_lookup_bytes: int = Field(default=8 * _MIB, ge=1024)
+    max_upload_bytes: int = Field(default=64 * _MIB, ge=1024)
+    video_time_limit: float = Field(default=120.0, gt=0, le=3600)
     max_import_bytes: int = Field(default=256 * _MIB, ge=1024)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     rate_limit: float = Field(default=200.0, ge=0)
@@ -56,7 +64,9 @@ _ENV = {
     "host": "KAVACH_HOST",
     "port": "KAVACH_PORT",
     "max_body_bytes": "KAVACH_MAX_BODY_BYTES",
+    "max_lookup_bytes": "KAVACH_MAX_LOOKUP_BYTES",
     "max_upload_bytes": "KAVACH_MAX_UPLOAD_BYTES",
+    "video_time_limit": "KAVACH_VIDEO_TIME_LIMIT",
     "max_import_bytes": "KAVACH_MAX_IMPORT_BYTES",
     "max_batch": "KAVACH_MAX_BATCH",
     "rate_limit": "KAVACH_RATE_LIMIT",

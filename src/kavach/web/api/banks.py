@@ -23,10 +23,10 @@ from kavach.banks import service as banks
 from kavach.banks.formats import FORMATS, HashRecord, Label, ReadOptions, WriteOptions
 from kavach.banks.models import Bank, BankEntry, BankSource, SharingPolicy
 from kavach.errors import InputError, NotFoundError, PermissionDeniedError
-from kavach.signals.types import SignalType, format_hash, parse_hash
+from kavach.signals.types import SignalType, format_hash
 from kavach.store.models import Organisation
 from kavach.web.api.lookup import UPLOAD_SCHEMA
-from kavach.web.api.schemas import HashIn
+from kavach.web.api.schemas import HashIn, parse_hash_in
 from kavach.web.auth import RuntimeDep, require
 from kavach.web.multipart import multipart_openapi, parse_form, read_body
 from kavach.web.runtime import Runtime
@@ -44,6 +44,7 @@ _MEDIA_TYPES = {
     "icse": "text/csv",
     "hma": "text/csv",
     "text": "text/plain",
+    "vpdq": "text/plain",
 }
 
 
@@ -238,29 +239,44 @@ def add_entries(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.BANKS_WRITE))],
 ) -> banks.ChangeStats:
-    """Add media items (each with one or more hashes) to a bank this organisation owns."""
-    records = []
-    for i, entry in enumerate(body.entries):
-        hashes = []
-        for j, h in enumerate(entry.hashes):
-            try:
-                hashes.append((h.signal_type, parse_hash(h.signal_type, h.value)))
-            except InputError as exc:
-                raise InputError(f"entries[{i}].hashes[{j}]: {exc.message}") from None
-        records.append(
-            HashRecord(
-                hashes=tuple(hashes),
-                labels=tuple(Label(scheme=lb.scheme, value=lb.value) for lb in entry.labels),
-                item_id=entry.item_id,
-                attributes=entry.attributes,
-                where=f"entries[{i}]",
-            )
-        )
+    """Add media items (each with one or more hashes; a video as a vpdq hash with its frames) to
+    a bank this organisation owns."""
+    records = [_entry_record(i, entry) for i, entry in enumerate(body.entries)]
     with runtime.session() as session:
         bank = _owned_bank(session, principal, name)
         return banks.add_entries(
             session, bank, records, added_by=_who(principal), reinstate=body.reinstate
         )
+
+
+def _entry_record(i: int, entry: EntryIn) -> HashRecord:
+    hashes = []
+    video = None
+    for j, h in enumerate(entry.hashes):
+        try:
+            parsed = parse_hash_in(h)
+            if parsed.signal_type is SignalType.VPDQ:
+                if parsed.video is None:
+                    raise InputError("a vpdq entry needs the video's frames")
+                if video is not None:
+                    raise InputError("an entry lists at most one video")
+                video = parsed.video
+                continue
+        except InputError as exc:
+            raise InputError(f"entries[{i}].hashes[{j}]: {exc.message}") from None
+        hashes.append((parsed.signal_type, parsed.value))
+    labels = tuple(Label(scheme=lb.scheme, value=lb.value) for lb in entry.labels)
+    if video is not None:
+        return HashRecord.with_video(
+            video, tuple(hashes), labels, entry.item_id, entry.attributes, f"entries[{i}]"
+        )
+    return HashRecord(
+        hashes=tuple(hashes),
+        labels=labels,
+        item_id=entry.item_id,
+        attributes=entry.attributes,
+        where=f"entries[{i}]",
+    )
 
 
 @router.post("/banks/{name}/retract", response_model=RetractResult, summary="Retract entries")
@@ -274,9 +290,10 @@ def retract_entries(
     hashes = []
     for i, h in enumerate(body.hashes):
         try:
-            hashes.append((h.signal_type, parse_hash(h.signal_type, h.value)))
+            parsed = parse_hash_in(h)  # a video by its key, or by its frames
         except InputError as exc:
             raise InputError(f"hashes[{i}]: {exc.message}") from None
+        hashes.append((parsed.signal_type, parsed.value))
     with runtime.session() as session:
         bank = _owned_bank(session, principal, name)
         count = banks.retract_entries(
@@ -288,7 +305,7 @@ def retract_entries(
 @router.post(
     "/banks/{name}/import",
     response_model=banks.ImportReport,
-    summary="Import a list file (VICS, NCMEC, ICSE, HMA CSV, text) into a bank",
+    summary="Import a list file (VICS, NCMEC, ICSE, HMA CSV, text, vpdq) into a bank",
     openapi_extra=multipart_openapi({"file": UPLOAD_SCHEMA}, ["file"]),
 )
 async def import_list(

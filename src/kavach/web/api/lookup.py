@@ -10,15 +10,23 @@ from pydantic import BaseModel, Field
 
 from kavach.auth.service import Permission, Principal
 from kavach.errors import InputError, MediaError, PermissionDeniedError
-from kavach.hashing import HashOptions, HashRecord, hash_bytes
+from kavach.hashing import HashOptions, HashRecord, VpdqFrame, hash_bytes
 from kavach.match.models import Match
+from kavach.media.video import VideoLimits
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
 from kavach.web.api.schemas import HashIn, parse_queries
 from kavach.web.auth import RuntimeDep, require
 from kavach.web.multipart import multipart_openapi, parse_form, read_body
 from kavach.web.runtime import Runtime
 
-__all__ = ["LookupRequest", "LookupResponse", "hash_upload", "router", "run_lookup"]
+__all__ = [
+    "LookupRequest",
+    "LookupResponse",
+    "has_video",
+    "hash_upload",
+    "router",
+    "run_lookup",
+]
 
 router = APIRouter(tags=["lookup"])
 
@@ -40,10 +48,22 @@ class HashResponse(BaseModel):
     pdq: str | None
     pdq_quality: int | None
     error: dict[str, str] | None = None
+    vpdq: list[VpdqFrame] | None = Field(
+        default=None,
+        description="Video only: PDQ of one frame a second, to send as a vpdq hash's frames.",
+    )
+    duration: float | None = Field(default=None, description="Video only: seconds.")
+    frame_count: int | None = Field(default=None, description="Video only: frames decoded.")
+    frame_rate: float | None = Field(default=None, description="Video only: frames a second.")
+    rotation: int | None = Field(
+        default=None, description="Video only: degrees a player turns the frames (not applied)."
+    )
 
 
 class LookupRequest(BaseModel):
-    hashes: list[HashIn] = Field(min_length=1, description="Hashes to look up, any signal type.")
+    hashes: list[HashIn] = Field(
+        min_length=1, description="Hashes to look up, any signal type (vpdq: with its frames)."
+    )
     banks: list[str] | None = Field(
         default=None,
         max_length=100,
@@ -53,7 +73,7 @@ class LookupRequest(BaseModel):
         default=PDQ_MATCH_THRESHOLD,
         ge=0,
         le=PDQ_MATCH_THRESHOLD,
-        description="Largest PDQ distance that counts as a match.",
+        description="Largest PDQ distance that counts as a match (video frames: always 31).",
     )
 
 
@@ -70,7 +90,8 @@ class LookupResponse(BaseModel):
 async def hash_upload(request: Request, runtime: Runtime) -> tuple[HashRecord, dict[str, str]]:
     """Read a multipart upload (field ``file``) in memory, hash it; other text fields returned.
 
-    The bytes are never written anywhere: they live in this request's memory only.
+    The bytes are never written anywhere: they live in this request's memory only (a video is
+    decoded by FFmpeg from an in-memory file object).
     """
     body = await read_body(request, runtime.service.max_upload_bytes)
     form = parse_form(request.headers.get("content-type", ""), body)
@@ -81,7 +102,9 @@ async def hash_upload(request: Request, runtime: Runtime) -> tuple[HashRecord, d
     if not part.data:
         raise MediaError("the uploaded file is empty")
     fields = {name: p.text() for name, p in form.items() if p.filename is None}
-    record = await run_in_threadpool(hash_bytes, part.data, HashOptions())
+    # A request holds a worker thread while it decodes: a shorter time limit than a scan's.
+    options = HashOptions(video_limits=VideoLimits(time_limit=runtime.service.video_time_limit))
+    record = await run_in_threadpool(hash_bytes, part.data, options)
     return record, fields
 
 
@@ -96,7 +119,7 @@ async def hash_file(
     runtime: RuntimeDep,
     _principal: Annotated[Principal, Depends(require(Permission.HASH))],
 ) -> HashResponse:
-    """MD5, SHA-1, SHA-256 and (for images) PDQ with its quality."""
+    """MD5, SHA-1, SHA-256; for images PDQ with its quality, for videos the vpdq frames."""
     record, _fields = await hash_upload(request, runtime)
     return HashResponse(
         size=record.size,
@@ -107,6 +130,11 @@ async def hash_file(
         pdq=record.pdq,
         pdq_quality=record.pdq_quality,
         error=record.error.model_dump() if record.error else None,
+        vpdq=record.vpdq,
+        duration=record.duration,
+        frame_count=record.frame_count,
+        frame_rate=record.frame_rate,
+        rotation=record.rotation,
     )
 
 
@@ -116,13 +144,21 @@ async def lookup(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.LOOKUP))],
 ) -> LookupResponse:
-    """For each hash, the live bank entries it matches (exact digests; PDQ within threshold).
+    """For each hash, the live bank entries it matches (exact digests; PDQ within threshold;
+    videos by the share of their frames that match, with both percentages).
 
     JSON requests are answered by ``kavach.web.fastpath`` with this same function, without
     FastAPI's routing and dependency machinery (the hottest endpoint); this route declares the
     operation and serves whatever the fast path passes on.
     """
+    if has_video(body):
+        return await run_in_threadpool(run_lookup, runtime, principal, body)
     return run_lookup(runtime, principal, body)
+
+
+def has_video(body: LookupRequest) -> bool:
+    """Whether a lookup carries video frames (matched in a thread: it can take a while)."""
+    return any(h.frames is not None for h in body.hashes)
 
 
 def run_lookup(runtime: Runtime, principal: Principal, body: LookupRequest) -> LookupResponse:

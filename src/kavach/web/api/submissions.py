@@ -67,7 +67,9 @@ class Verdict(BaseModel):
     submission_id: int | None = Field(description="The recorded match, when there was one.")
     content_id: str
     matches: list[Match]
-    hashes: dict[str, list[str]] = Field(description="The hashes that were looked up.")
+    hashes: dict[str, list[str]] = Field(
+        description="The hashes that were looked up (a video by its vpdq key, not its frames)."
+    )
 
 
 class SubmissionOut(BaseModel):
@@ -165,7 +167,8 @@ def submit(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.SUBMIT))],
 ) -> Verdict:
-    """Look the content's hashes up; on a match record it and queue the webhooks."""
+    """Look the content's hashes up (a video as vpdq frames); on a match record it and queue the
+    webhooks."""
     _check_metadata(body.metadata)
     queries = parse_queries(body.hashes)
     return _decide(runtime, principal, body.content_id, body.metadata, queries, body.banks)
@@ -190,7 +193,7 @@ async def submit_upload(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.SUBMIT))],
 ) -> Verdict:
-    """Hash the file, then decide as for submitted hashes."""
+    """Hash the file (a video: its vpdq frames too), then decide as for submitted hashes."""
     record, fields = await hash_upload(request, runtime)
     content_id = fields.get("content_id", "").strip()
     if not content_id or len(content_id) > 200:
@@ -212,6 +215,9 @@ async def submit_upload(
             HashIn(signal_type=SignalType.PDQ, value=record.pdq, quality=record.pdq_quality)
         )
     queries = parse_queries(hashes)
+    video = record.video_hash()
+    if video is not None and len(video):
+        queries.append(MatchQuery.for_video(video))
     return await run_in_threadpool(
         _decide, runtime, principal, content_id, metadata, queries, banks
     )
