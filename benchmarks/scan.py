@@ -255,6 +255,8 @@ def main() -> None:
 
     env = {**os.environ, "KAVACH_DATABASE_URL": url, "KAVACH_DATA_DIR": str(data_dir)}
     kavach = [sys.executable, "-m", "kavach.cli.main"]
+    # A database kept from an earlier run may predate this Kavach's schema.
+    subprocess.run([*kavach, "db", "upgrade"], env=env, check=True, capture_output=True)
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
     hash_argv = [*kavach, "hash", str(folder), "--format", "jsonl", *jobs]
     scan_out = work / "scan.jsonl"
