@@ -134,3 +134,22 @@ def test_errors_print_one_line(
     assert code == 2
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_bank_changes_keep_the_index_cache_current(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Every change through the CLI refreshes the cached index, so the next scan starts warm.
+    assert run(capsys, "bank", "create", "vics-c", "--owner", "Unit C")[0] == 0
+    vics = str(FIXTURES / "vics_1x_case.json")
+    assert run(capsys, "bank", "import", "vics-c", vics, "--format", "vics")[0] == 0
+    cache = tmp_path / "index-cache"
+    (meta,) = cache.glob("*.json")
+    assert json.loads(meta.read_text())["version"] == 1
+    assert list(cache.glob("*.kvx"))
+    code, out, _ = run(capsys, "bank", "export", "vics-c", "-", "--format", "text")
+    first = out.splitlines()[0].split()[-1] if out.strip() else ""
+    assert code == 0
+    assert first
+    assert run(capsys, "bank", "retract", "vics-c", first)[0] == 0
+    assert json.loads(meta.read_text())["version"] == 2

@@ -18,7 +18,7 @@ from kavach.banks.formats import FORMATS, Label, ReadOptions, WriteOptions
 from kavach.banks.formats.text import guess_signal_type
 from kavach.banks.models import BankSource, SharingPolicy
 from kavach.cli.db import database_session
-from kavach.errors import InputError, InvalidHashError
+from kavach.errors import InputError, InvalidHashError, KavachError
 from kavach.signals.types import SignalType, parse_hash
 
 bank_app = typer.Typer(
@@ -173,6 +173,7 @@ def import_command(
         f"{report.retracted:,} retracted, {report.skipped_retracted:,} skipped (retracted), "
         f"{report.error_count:,} errors; version {report.version}"
     )
+    _warm_index_cache(name)
 
 
 @bank_app.command("export")
@@ -250,6 +251,7 @@ def retract_command(
         + (f" ({missing} not found or already retracted)" if missing else "")
         + f"; version {version}"
     )
+    _warm_index_cache(name)
 
 
 def _parse_target(text: str, default: SignalType | None) -> tuple[SignalType, bytes]:
@@ -355,8 +357,26 @@ def add_command(
         + (f"PDQ left out for {flat:,} flat images; " if flat else "")
         + f"version {version}"
     )
+    _warm_index_cache(name)
     if failed:
         raise typer.Exit(2)
+
+
+def _warm_index_cache(name: str) -> None:
+    """Bring the bank's cached index up to date now, so the next scan starts warm.
+
+    The change has just cost seconds to minutes (an import, hashing files); loading the index
+    here moves that cost out of the next scan, which then maps the cached file in milliseconds
+    instead of reading every entry from the database (2.3 s at 1 M entries).
+    """
+    from kavach.cli.scan import open_matcher
+    from kavach.match import MatchPolicy
+
+    try:
+        with open_matcher([name], MatchPolicy()) as matcher:
+            matcher.load()
+    except KavachError as exc:  # a cold cache only costs the next scan time
+        typer.echo(f"kavach: warning: index cache not updated: {exc.message}", err=True)
 
 
 def _parse_label(text: str) -> Label:
