@@ -469,3 +469,87 @@ def test_a_big_vics_file_is_read_as_a_stream() -> None:
     assert source.size > 24_000_000
     # The whole file is ~24 MB; reading it holds a few media at a time.
     assert peak < 4_000_000
+
+
+class _GeneratedFile(io.RawIOBase):
+    """Bytes produced chunk by chunk as they are read: a big list file that never exists whole."""
+
+    def __init__(self, chunks) -> None:  # type: ignore[no-untyped-def]
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        while len(self._buffer) < len(buffer):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        n = min(len(buffer), len(self._buffer))
+        buffer[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        self.size += n
+        return n
+
+
+def _ncmec_pages(count: int):  # type: ignore[no-untyped-def]
+    yield b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield b'<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><images>'
+    for i in range(count):
+        yield (
+            f'<image id="{i}" timestamp="2024-05-01T10:00:00Z"><member id="12">Example ESP'
+            f"</member><classification>A1</classification><fingerprints><md5>{i:032x}</md5>"
+            f"<sha1>{i:040x}</sha1><pdq>{i:064x}</pdq></fingerprints></image>\n"
+        ).encode()
+    yield b"</images></queryResult>"
+
+
+def _icse_rows(count: int):  # type: ignore[no-untyped-def]
+    yield (
+        b"MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;"
+        b"Series name;Number of submissions;Media Type;Baseline\n"
+    )
+    for i in range(count):
+        yield f"{i:032x};{i:040x};;IMG-{i};Yes;No;No;series-{i % 50};3;Image;Yes\n".encode()
+
+
+def _hma_rows(count: int):  # type: ignore[no-untyped-def]
+    yield b"signal_type,signal,item_id,labels,tags,note\n"
+    for i in range(count):
+        yield f"pdq,{i:064x},item-{i},industry:A1,t1,row {i}\n".encode()
+
+
+def _text_lines(count: int):  # type: ignore[no-untyped-def]
+    yield b"# generated\n"
+    for i in range(count):
+        yield f"{i:032x}\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "chunks", "count", "options"),
+    [
+        ("ncmec", _ncmec_pages, 30_000, ReadOptions()),
+        ("icse", _icse_rows, 80_000, ReadOptions()),
+        ("hma", _hma_rows, 80_000, ReadOptions()),
+        ("text", _text_lines, 250_000, ReadOptions(signal_type=SignalType.MD5)),
+    ],
+)
+def test_big_files_of_every_format_are_read_as_streams(name, chunks, count, options) -> None:  # type: ignore[no-untyped-def]
+    import tracemalloc
+
+    source = _GeneratedFile(chunks(count))
+    tracemalloc.start()
+    try:
+        seen = 0
+        for item in get_format(name).read(io.BufferedReader(source), options):
+            assert isinstance(item, HashRecord), item
+            seen += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == count
+    assert source.size > 7_500_000  # a list several times larger than what reading it holds
+    assert peak < 2_500_000
