@@ -7,6 +7,10 @@ Videos (MP4, MOV, 3GP, MKV, WebM, AVI, FLV) get the ``vpdq`` signal: the PDQ has
 frames, streamed from the file (a video is never read into memory whole). Animated GIF/WebP are
 hashed as images (their first frame) and, when :attr:`HashOptions.animations_as_video` is set,
 as video too.
+
+With :attr:`HashOptions.variants` a record also carries query-side PDQ variants
+(:mod:`kavach.signals.variants`: trimmed, uncropped, turned copies) in ``pdq_variants``. They are
+for lookups only: ``pdq`` stays the canonical hash of the file, the one stored and shared.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from kavach.errors import InputError, KavachError, MediaError, NotFoundError
 from kavach.media.image import MediaLimits, decode_image, sniff_media_type
 from kavach.media.video import ANIMATED_TYPES, VIDEO_TYPES, VideoLimits, is_animated
 from kavach.signals.exact import EXACT_SIGNALS, digest_bytes, digest_stream
-from kavach.signals.pdq import DIHEDRAL_NAMES, pdq_from_luma
+from kavach.signals.pdq import DIHEDRAL_NAMES, PDQHash, pdq_from_luma
 
 if TYPE_CHECKING:
     from kavach.signals.vpdq import VideoHash
@@ -34,6 +38,7 @@ __all__ = [
     "HashError",
     "HashOptions",
     "HashRecord",
+    "VariantHash",
     "VpdqFrame",
     "default_jobs",
     "display_path",
@@ -82,6 +87,17 @@ class VpdqFrame(BaseModel):
     timestamp: float | None
 
 
+class VariantHash(BaseModel):
+    """A query-side PDQ variant of an image (see :mod:`kavach.signals.variants`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """How it was derived: ``dihedral:rot90``, ``trimmed``, ``crop:c8``, ``rotate:+3``, ..."""
+    hash: str
+    quality: int
+
+
 class HashRecord(BaseModel):
     """The signals of one file. Field names are stable: they are the JSONL/CSV output format."""
 
@@ -108,6 +124,9 @@ class HashRecord(BaseModel):
     """Video only: average frames per second (timestamps are ``frame / frame_rate``)."""
     rotation: int | None = None
     """Video only: degrees a player turns the frames counter-clockwise (hashed unrotated)."""
+    pdq_variants: list[VariantHash] | None = Field(default=None, exclude=True)
+    """Lookup-only PDQ variants (see :class:`HashOptions`). Never written out: a file's output
+    and stored hash stay its canonical PDQ; matches name the variant that found them."""
 
     @field_serializer("path", when_used="json")
     def _path_as_text(self, path: str) -> str:
@@ -133,6 +152,8 @@ class HashOptions:
 
     signals: frozenset[str] = field(default_factory=lambda: frozenset(ALL_SIGNALS))
     dihedral: bool = False
+    variants: frozenset[str] = frozenset()
+    """Query-side PDQ variant families to compute for lookups (``kavach.signals.variants``)."""
     full_decode: bool = False
     """Decode every image at full size: bit-exact with the reference, several times slower."""
     limits: MediaLimits = field(default_factory=MediaLimits)
@@ -144,7 +165,7 @@ class HashOptions:
 
     @property
     def wants_pdq(self) -> bool:
-        return "pdq" in self.signals or self.dihedral
+        return "pdq" in self.signals or self.dihedral or bool(self.variants)
 
     @property
     def wants_vpdq(self) -> bool:
@@ -231,12 +252,7 @@ def _finish(fields: dict[str, Any], data: bytes, options: HashOptions) -> HashRe
             decoded = decode_image(data, limits=options.limits, fast=not options.full_decode)
             fields["media_type"] = decoded.media_type
             fields["orientation"] = decoded.orientation
-            hashes = pdq_from_luma(
-                decoded.luma,
-                full_height=decoded.height,
-                full_width=decoded.width,
-                dihedral=options.dihedral,
-            )
+            hashes = _pdq_hashes(decoded.luma, decoded.height, decoded.width, options, fields)
             if "pdq" in options.signals:
                 fields["pdq"] = hashes[0].hex
                 fields["pdq_quality"] = hashes[0].quality
@@ -259,6 +275,26 @@ def _finish(fields: dict[str, Any], data: bytes, options: HashOptions) -> HashRe
             fields["media_type"] = _sniff_or_none(data[:32])
         return _error(fields, exc)
     return HashRecord(**fields)
+
+
+def _pdq_hashes(
+    luma: Any, height: int, width: int, options: HashOptions, fields: dict[str, Any]
+) -> list[PDQHash]:
+    """The canonical hash (and the 8 dihedral ones when asked); variants go into ``fields``."""
+    if not options.variants:
+        return pdq_from_luma(luma, full_height=height, full_width=width, dihedral=options.dihedral)
+    from kavach.signals.variants import pdq_variants, variant_family
+
+    families = options.variants | ({"dihedral"} if options.dihedral else frozenset())
+    found = pdq_variants(luma, full_height=height, full_width=width, families=families)
+    fields["pdq_variants"] = [
+        VariantHash(name=v.name, hash=v.hash.hex, quality=v.hash.quality)
+        for v in found[1:]
+        if variant_family(v.name) in options.variants
+    ]
+    if options.dihedral:
+        return [v.hash for v in found if variant_family(v.name) in ("original", "dihedral")]
+    return [found[0].hash]
 
 
 def _finish_video(

@@ -59,8 +59,8 @@ def demo_command(
     )
     console.print(
         f"\nScan exit status {code} (0 nothing matched, 1 matches, 2 errors). Expected "
-        f"{media.expected_matches} matches: an exact copy, two messenger recompressions and a "
-        "copy inside a zip; the mirrored copy needs dihedral matching."
+        f"{media.expected_matches} matches: an exact copy, two messenger recompressions, a "
+        "copy inside a zip, and the mirrored copy (found by its dihedral:flipy variant)."
     )
     console.print(
         f"Every file's record: {out}\nSummary to open in a browser: {html}", soft_wrap=True

@@ -180,11 +180,11 @@ def _print_table(results: list[HashResult]) -> None:
     from rich.table import Table
 
     table = Table()
-    for column in ("query", "bank", "entry", "type", "distance", "labels"):
+    for column in ("query", "bank", "entry", "type", "distance", "variant", "labels"):
         table.add_column(column, overflow="fold")
     for result in results:
         if not result.matches:
-            table.add_row(escape(result.query), "[dim]no match[/dim]", "", "", "", "")
+            table.add_row(escape(result.query), "[dim]no match[/dim]", "", "", "", "", "")
         for m in result.matches:
             table.add_row(
                 escape(result.query),
@@ -194,6 +194,7 @@ def _print_table(results: list[HashResult]) -> None:
                 str(m.distance)
                 if m.query_match_percent is None
                 else f"{m.query_match_percent:.0f}%/{m.compared_match_percent or 0:.0f}%",
+                m.variant or "",
                 escape(" ".join(str(label) for label in m.labels)),
             )
     Console().print(table)

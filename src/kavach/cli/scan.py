@@ -17,7 +17,7 @@ import typer
 from sqlalchemy import Engine, make_url
 
 from kavach.errors import InputError
-from kavach.match.models import MatchPolicy
+from kavach.match.models import Match, MatchPolicy
 from kavach.scan.archive import ArchiveLimits
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 
@@ -97,6 +97,13 @@ def scan_command(
     dihedral: Annotated[
         bool, typer.Option(help="Also match rotated and flipped copies (8 PDQ hashes per image).")
     ] = False,
+    variants: Annotated[
+        str,
+        typer.Option(
+            help="Query-side PDQ variants looked up: dihedral,trim,crop,rotate, all, none or "
+            "default (docs/robustness.md)."
+        ),
+    ] = "default",
     full_decode: Annotated[
         bool, typer.Option(help="Decode JPEGs at full size (bit-exact PDQ, several times slower).")
     ] = False,
@@ -144,14 +151,17 @@ def scan_command(
     from kavach.media.image import MediaLimits
     from kavach.scan import ScanConfig, html_summary, run_scan, vics_case
     from kavach.scan.output import write_atomically
+    from kavach.signals.variants import parse_variants
 
     to_stdout = out is not None and str(out) == "-"
     if resume and (out is None or to_stdout):
         raise InputError("--resume needs the --out FILE of the scan to continue")
+    families = parse_variants(variants)
     config = ScanConfig(
         hash_options=HashOptions(
             signals=parse_signals("md5,sha1,sha256,pdq,vpdq"),
             dihedral=dihedral,
+            variants=families,
             full_decode=full_decode,
             limits=MediaLimits(),
             video_fps=parse_fps(fps),
@@ -167,7 +177,11 @@ def scan_command(
         batch_size=batch_size,
     )
     policy = MatchPolicy(
-        threshold=threshold, min_quality=min_quality, video_query_percent=video_percent
+        threshold=threshold,
+        min_quality=min_quality,
+        video_query_percent=video_percent,
+        # --dihedral asks for the rotations and flips whatever --variants says.
+        variants=tuple(families | ({"dihedral"} if dihedral else frozenset())),
     )
     started = time.monotonic()
     on_record = _stdout_writer(to_stdout, show_matches=out is None)
@@ -213,12 +227,20 @@ def _stdout_writer(jsonl: bool, *, show_matches: bool) -> Callable[[ScanRecord],
         def show(record: ScanRecord) -> None:
             # Without --out, the matched files are the output: one line each, as they are found.
             if record.matches:
-                how = ", ".join(sorted({f"{m.bank}#{m.entry_id}" for m in record.matches}))
+                how = ", ".join(sorted({_found(m) for m in record.matches}))
                 labels = " ".join(record.categories)
                 sys.stdout.write(f"MATCH\t{record.path}\t{labels}\t{how}\n")
 
         return show
     return None
+
+
+def _found(m: Match) -> str:
+    # bank#entry, and the variant when the file's own hash did not match (a reviewer should
+    # know a mirrored or trimmed copy was found).
+    if m.variant and m.variant != "original":
+        return f"{m.bank}#{m.entry_id} ({m.variant})"
+    return f"{m.bank}#{m.entry_id}"
 
 
 @contextmanager

@@ -53,8 +53,8 @@ def make_demo_media(folder: Path, *, known: int = 5, unrelated: int = 8) -> Demo
     with zipfile.ZipFile(device / "backup.zip", "w") as archive:
         archive.writestr("old/IMG-0005.jpg", _recompress(originals[4], 1024, 70))
         archive.writestr("old/holiday.jpg", encode(scene(800, 600, seed=900), "JPEG"))
-    # Exact copy, two recompressions, the zipped copy; the mirror needs dihedral matching.
-    return DemoMedia(known=known_dir, device=device, expected_matches=4)
+    # Exact copy, two recompressions, the zipped copy, and the mirror (a query-side variant).
+    return DemoMedia(known=known_dir, device=device, expected_matches=5)
 
 
 def _recompress(image: Image.Image, long_side: int, quality: int) -> bytes:

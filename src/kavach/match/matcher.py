@@ -40,6 +40,7 @@ from kavach.index import ExactIndex, PDQIndex
 from kavach.match.models import Match, MatchLabel, MatchPolicy
 from kavach.signals.pdq import PDQ_MIN_QUALITY
 from kavach.signals.types import SignalType, format_hash, video_key
+from kavach.signals.variants import variant_family
 
 if TYPE_CHECKING:
     from kavach.match.video import VideoIndex
@@ -64,13 +65,15 @@ class Query:
     """One hash to look up. ``quality`` (PDQ) is checked against the policy when given.
 
     A vpdq query carries the frames in ``video`` (its ``value`` is their key); build it with
-    :meth:`for_video`.
+    :meth:`for_video`. A PDQ query's ``variant`` is reported by the matches it finds.
     """
 
     signal_type: SignalType
     value: bytes
     quality: int | None = None
     video: VideoHash | None = field(default=None, compare=False)
+    variant: str | None = None
+    """PDQ: how this hash was derived from the file (``original``, ``dihedral:rot90``, ...)."""
 
     @classmethod
     def for_video(cls, video: VideoHash) -> Query:
@@ -106,6 +109,14 @@ class _BankIndexes:
             # queries: vPDQ defines a video match over good frames only.
             self.videos = VideoIndex(min_quality=PDQ_MIN_QUALITY)
         return self.videos
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    distance: int
+    query: int
+    """Position of the matching hash among its signal type's queries (-1 for a video)."""
+    variant: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +219,8 @@ class Matcher:
     # -- lookups ---------------------------------------------------------------------------
 
     def queries_for(self, record: HashRecord) -> list[Query]:
-        """The lookups a hashed file makes: its digests and PDQ hash (with dihedral variants)."""
+        """The lookups a hashed file makes: its digests, its PDQ hash and the PDQ variants the
+        record carries and the policy allows."""
         queries = [
             Query(st, bytes.fromhex(hex_value))
             for st, hex_value in (
@@ -218,16 +230,30 @@ class Matcher:
             )
             if hex_value
         ]
-        pdqs = {record.pdq} if record.pdq else set()
-        if record.pdq_dihedral:
-            pdqs.update(record.pdq_dihedral.values())
-        queries.extend(
-            Query(SignalType.PDQ, bytes.fromhex(h), record.pdq_quality) for h in sorted(pdqs)
-        )
+        queries.extend(self._pdq_queries(record))
         video = record.video_hash()
         if video is not None and len(video):
             queries.append(Query.for_video(video))
         return queries
+
+    def _pdq_queries(self, record: HashRecord) -> list[Query]:
+        # The file's own hash first, so a variant equal to it (a symmetric picture's flip) is
+        # reported as the original; then the variant families the policy allows.
+        found: dict[str, tuple[str, int | None]] = {}
+        if record.pdq:
+            found[record.pdq] = ("original", record.pdq_quality)
+        allowed = set(self.policy.variants)
+        if record.pdq_dihedral and "dihedral" in allowed:
+            for name, value in record.pdq_dihedral.items():
+                label = "original" if name == "original" else f"dihedral:{name}"
+                found.setdefault(value, (label, record.pdq_quality))
+        for variant in record.pdq_variants or ():
+            if variant_family(variant.name) in allowed:
+                found.setdefault(variant.hash, (variant.name, variant.quality))
+        return [
+            Query(SignalType.PDQ, bytes.fromhex(value), quality, variant=name)
+            for value, (name, quality) in found.items()
+        ]
 
     def match_record(self, record: HashRecord) -> list[Match]:
         """The matches of one hashed file."""
@@ -241,10 +267,11 @@ class Matcher:
         """For each item (a list of its hashes), the entries any of them matched.
 
         A PDQ query below the policy's quality is skipped; an entry is reported once per item,
-        at its smallest distance; matches are ordered by distance, bank, entry id.
+        at its smallest distance (the file's own hash winning ties, then the first variant);
+        matches are ordered by distance, bank, entry id.
         """
         self.load()
-        grouped: dict[SignalType, tuple[list[int], list[bytes]]] = {}
+        grouped: dict[SignalType, tuple[list[int], list[bytes], list[str | None]]] = {}
         videos: list[tuple[int, VideoHash]] = []
         for item, queries in enumerate(items):
             for q in queries:
@@ -259,11 +286,14 @@ class Matcher:
                     and q.quality < self.policy.min_quality
                 ):
                     continue
-                owners, values = grouped.setdefault(q.signal_type, ([], []))
+                owners, values, variants = grouped.setdefault(q.signal_type, ([], [], []))
                 owners.append(item)
                 values.append(q.value)
-        best: list[dict[int, int]] = [{} for _ in items]
-        for st, (owners, values) in grouped.items():
+                variants.append(
+                    (q.variant or "original") if q.signal_type is SignalType.PDQ else None
+                )
+        best: list[dict[int, _Found]] = [{} for _ in items]
+        for st, (owners, values, variants) in grouped.items():
             rows = _rows(values, st)
             owner = np.asarray(owners, dtype=np.int64)
             radius = self.policy.threshold if st is SignalType.PDQ else 0
@@ -271,16 +301,18 @@ class Matcher:
                 index = bank.indexes.get(st)
                 if index is None or len(index) == 0:
                     continue
+                # One search per bank for every hash of the batch, variants included.
                 flat = index.search_flat(rows, radius)
-                for row, entry_id, distance in zip(
+                for row, query, entry_id, distance in zip(
                     owner[flat.rows].tolist(),
+                    flat.rows.tolist(),
                     flat.ids.tolist(),
                     flat.distances.tolist(),
                     strict=True,
                 ):
                     seen = best[row].get(entry_id)
-                    if seen is None or distance < seen:
-                        best[row][entry_id] = distance
+                    if seen is None or (distance, query) < (seen.distance, seen.query):
+                        best[row][entry_id] = _Found(distance, query, variants[query])
         shares = self._match_videos(videos, best)
         wanted = {entry_id for found in best for entry_id in found}
         details = self._lookup(wanted)
@@ -288,7 +320,7 @@ class Matcher:
         results: list[list[Match]] = []
         for item, found in enumerate(best):
             matches = []
-            for entry_id, distance in found.items():
+            for entry_id, hit in found.items():
                 d = details.get(entry_id)
                 if d is None or d.bank_id not in names:
                     continue  # retracted since the index was loaded
@@ -299,7 +331,13 @@ class Matcher:
                         entry_id=entry_id,
                         signal_type=d.signal_type,
                         value=format_hash(d.signal_type, d.value),
-                        distance=distance,
+                        distance=hit.distance,
+                        variant=hit.variant,
+                        query_value=(
+                            None
+                            if hit.variant is None or hit.query < 0
+                            else grouped[SignalType.PDQ][1][hit.query].hex()
+                        ),
                         item_id=d.item_id,
                         labels=list(d.labels),
                         query_match_percent=None if share is None else share[0],
@@ -311,7 +349,7 @@ class Matcher:
         return results
 
     def _match_videos(
-        self, videos: list[tuple[int, VideoHash]], best: list[dict[int, int]]
+        self, videos: list[tuple[int, VideoHash]], best: list[dict[int, _Found]]
     ) -> dict[tuple[int, int], tuple[float, float]]:
         """Match the query videos; record each hit in ``best`` (distance 0) and return its
         ``(query %, listed %)`` by ``(item, entry id)``."""
@@ -327,7 +365,7 @@ class Matcher:
                     query_percent=self.policy.video_query_percent,
                     compared_percent=self.policy.video_compared_percent,
                 ):
-                    best[item][m.video_id] = 0
+                    best[item][m.video_id] = _Found(0, -1, None)
                     shares[(item, m.video_id)] = (
                         round(m.query_match_percent, 2),
                         round(m.compared_match_percent, 2),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from kavach.signals.types import SignalType
+from kavach.signals.variants import ALL_VARIANTS, DEFAULT_VARIANTS
 
 __all__ = ["Match", "MatchLabel", "MatchPolicy"]
 
@@ -17,6 +18,10 @@ class MatchPolicy(BaseModel):
     A video (vpdq) matches a listed one when at least ``video_query_percent`` of its distinct
     frames of quality ≥ 50 are within ``threshold`` of a listed frame, and at least
     ``video_compared_percent`` of the listed video's frames are within it of a query frame.
+
+    ``variants`` names the query-side PDQ variant families looked up besides a file's own hash
+    (``dihedral``, ``trim``, ``crop``, ``rotate``; see docs/robustness.md); a record only has the
+    variants its hashing computed.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -25,6 +30,15 @@ class MatchPolicy(BaseModel):
     min_quality: int = Field(default=PDQ_MIN_QUALITY, ge=0, le=100)
     video_query_percent: float = Field(default=80.0, ge=0, le=100)
     video_compared_percent: float = Field(default=0.0, ge=0, le=100)
+    variants: tuple[str, ...] = tuple(sorted(DEFAULT_VARIANTS))
+
+    @field_validator("variants")
+    @classmethod
+    def _known_variants(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(ALL_VARIANTS)
+        if unknown:
+            raise ValueError(f"unknown variant family {sorted(unknown)[0]!r}")
+        return tuple(sorted(set(value)))
 
 
 class MatchLabel(BaseModel):
@@ -52,6 +66,11 @@ class Match(BaseModel):
     """The listed hash (hex; base64 for PhotoDNA; for vpdq the entry's key, not its frames)."""
     distance: int
     """Hamming distance for PDQ; 0 for exact signals and vpdq (see the percentages)."""
+    variant: str | None = None
+    """PDQ only: which query hash matched: ``original`` (the file's own hash), or the variant
+    (``dihedral:rot90``, ``trimmed``, ``crop:c8``, ``rotate:+3``; docs/robustness.md)."""
+    query_value: str | None = None
+    """PDQ only: that query hash (hex); ``distance`` is between it and ``value``."""
     item_id: str | None = None
     """The media item's id in its source list (VICS MediaID, NCMEC id), when the list had one."""
     labels: list[MatchLabel] = []

@@ -119,7 +119,9 @@ def _matched(s: ScanSummary) -> str:
 
 def _how(m: Match) -> str:
     if m.signal_type is SignalType.PDQ:
-        return f"pdq d={m.distance}"
+        # Reviewers see how a copy was found: a turned, trimmed or uncropped variant.
+        found = f" via {m.variant}" if m.variant and m.variant != "original" else ""
+        return f"pdq d={m.distance}{found}"
     if m.query_match_percent is not None and m.compared_match_percent is not None:
         return f"{m.signal_type.value} {m.query_match_percent:.0f}%/{m.compared_match_percent:.0f}%"
     return m.signal_type.value

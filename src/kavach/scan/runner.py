@@ -124,6 +124,8 @@ def fingerprint(
         "policy": matcher.policy.model_dump(),
         "signals": sorted(options.signals),
         "dihedral": options.dihedral,
+        # Only when used, so the fingerprint of a scan without variants is as it always was.
+        **({"variants": sorted(options.variants)} if options.variants else {}),
         "full_decode": options.full_decode,
         "video_fps": options.video_fps,
         "media_limits": dataclasses.asdict(options.limits),
@@ -261,5 +263,8 @@ def _scan_record(record: HashRecord, matches: list[Match]) -> ScanRecord:
     # A file name that is not UTF-8 (undecodable bytes on disk) is carried with \x escapes
     # from here on, so the JSONL, the HTML and the VICS file all stay valid text.
     fields["path"] = display_path(record.path)
+    # Variants are lookups, not the file's hashes: the matches name the one that matched, and
+    # the output stays one canonical PDQ per file.
+    fields["pdq_variants"] = None
     # The record was validated when it was made; building it again would cost per file.
     return ScanRecord.model_construct(**fields, matches=matches)

@@ -1,0 +1,368 @@
+"""Robustness: recall of plain PDQ against Kavach's query-side variants, and false matches.
+
+Builds a transform suite from benign images only (generated scenes, plus the ThreatExchange
+reference photos when ``../shared/testdata`` is present): messenger recompression chains, WebP,
+greyscale, letterbox and pillarbox, borders, caption bars, phone screenshots, crops, rotations,
+flips, watermarks and combinations. Each original is "listed" by its canonical PDQ hash (full
+decode, as partners hash); each transformed copy is hashed the way a scan hashes it. It prints:
+
+- per transform, the recall at threshold 31 (query quality >= 50) of the plain hash and of the
+  policy (canonical hash + variants), and the variant that most often found the match;
+- false matches among all pairs of distinct images (every transformed copy against every other
+  original), per image pair and per hash comparison, for plain PDQ and for the policy, with the
+  smallest distance seen between distinct images;
+- the hashing cost of each variant family against a plain hash (decode included).
+
+    python benchmarks/robustness.py            # the full run (a few minutes on 2 cores)
+    python benchmarks/robustness.py --quick    # fewer images, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from kavach.demo.scenes import encode, scene
+from kavach.media.image import decode_image
+from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdq_from_luma
+from kavach.signals.variants import ALL_VARIANTS, DEFAULT_VARIANTS, pdq_variants
+
+Transform = Callable[[Image.Image], bytes]
+SIZES = ((1600, 1200), (1200, 1600), (1280, 720), (1024, 1024), (1000, 750), (720, 1280))
+REFERENCE = Path(__file__).resolve().parents[2] / "shared/testdata/threatexchange/pdq/data"
+REFERENCE_PHOTOS = (
+    "bridge-mods/aaa-orig.jpg",
+    "reg-test-input/pen-and-coaster.png",
+    *(f"reg-test-input/labelme-subset/{n}.jpg" for n in ("q0003", "q0004", "q0122", "q0291")),
+    *(f"reg-test-input/labelme-subset/{n}.jpg" for n in ("q0746", "q1050", "q2821")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    names: list[str]
+    hashes: npt.NDArray[np.uint8]  # (variants, 32)
+    qualities: npt.NDArray[np.int64]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="12 images, for a smoke test")
+    parser.add_argument("--images", type=int, default=0, help="generated images (default 40)")
+    parser.add_argument(
+        "--variants",
+        default=",".join(sorted(DEFAULT_VARIANTS)),
+        help="variant families of the policy (default: Kavach's default policy)",
+    )
+    args = parser.parse_args()
+    families = frozenset(p for p in args.variants.split(",") if p)
+    count = args.images or (12 if args.quick else 40)
+
+    originals = [scene(*SIZES[i % len(SIZES)], seed=1000 + i) for i in range(count)]
+    if REFERENCE.exists() and not args.quick:
+        originals += [_load(REFERENCE / name) for name in REFERENCE_PHOTOS]
+    listed, listed_quality = _listed(originals)
+    keep = [i for i, q in enumerate(listed_quality) if q >= PDQ_MIN_QUALITY]
+    originals = [originals[i] for i in keep]
+    listed = listed[keep]
+    print(
+        f"{len(originals)} originals listed (quality >= {PDQ_MIN_QUALITY}); policy: "
+        f"{', '.join(sorted(families)) or 'none'}"
+    )
+
+    rows = []
+    plain_false = policy_false = plain_cmp = policy_cmp = 0
+    plain_pairs_false = policy_pairs_false = pairs = 0
+    min_plain = min_policy = 256
+    per_variant_false: Counter[str] = Counter()
+    for name, transform in suite():
+        queries = [_query(transform(image), families) for image in originals]
+        plain_hits = policy_hits = 0
+        found_by: Counter[str] = Counter()
+        for i, query in enumerate(queries):
+            dist = _distances(query.hashes, listed)  # (variants, listed)
+            usable = query.qualities >= PDQ_MIN_QUALITY
+            dist = np.where(usable[:, None], dist, 256)
+            if dist[0, i] <= PDQ_MATCH_THRESHOLD:
+                plain_hits += 1
+            best = int(np.argmin(dist[:, i]))
+            if dist[best, i] <= PDQ_MATCH_THRESHOLD:
+                policy_hits += 1
+                found_by[query.names[best]] += 1
+            others = np.delete(dist, i, axis=1)
+            pairs += others.shape[1]
+            plain_cmp += others.shape[1]
+            policy_cmp += int(usable.sum()) * others.shape[1]
+            plain_row = others[0] <= PDQ_MATCH_THRESHOLD
+            any_row = (others <= PDQ_MATCH_THRESHOLD).any(axis=0)
+            plain_false += int(plain_row.sum())
+            policy_false += int((others <= PDQ_MATCH_THRESHOLD).sum())
+            plain_pairs_false += int(plain_row.sum())
+            policy_pairs_false += int(any_row.sum())
+            min_plain = min(min_plain, int(others[0].min()))
+            min_policy = min(min_policy, int(others.min()))
+            for v in np.nonzero((others <= PDQ_MATCH_THRESHOLD).any(axis=1))[0]:
+                per_variant_false[query.names[int(v)]] += 1
+        total = len(queries)
+        top = ", ".join(f"{k} {v}" for k, v in found_by.most_common(2))
+        rows.append((name, 100 * plain_hits / total, 100 * policy_hits / total, top))
+        print(f"  {name:<34} plain {rows[-1][1]:6.1f}%  policy {rows[-1][2]:6.1f}%  ({top})")
+
+    print(f"\n{'transform':<34} {'plain PDQ':>10} {'Kavach':>10}  found by")
+    print("-" * 90)
+    for name, plain, policy, top in rows:
+        print(f"{name:<34} {plain:>9.1f}% {policy:>9.1f}%  {top}")
+    print(
+        f"\nfalse matches among distinct images ({pairs:,} query/listed image pairs):\n"
+        f"  plain PDQ: {plain_pairs_false} pairs, {plain_false} of {plain_cmp:,} comparisons "
+        f"({plain_false / max(plain_cmp, 1):.2e} per comparison), smallest distance {min_plain}\n"
+        f"  Kavach:    {policy_pairs_false} pairs, {policy_false} of {policy_cmp:,} comparisons "
+        f"({policy_false / max(policy_cmp, 1):.2e} per comparison), smallest distance {min_policy}"
+    )
+    if per_variant_false:
+        print("  false matches by variant:", dict(per_variant_false.most_common()))
+    _print_cost(args.quick)
+
+
+def suite() -> list[tuple[str, Transform]]:
+    """Every transform, by name; each takes an original and returns the bytes a scan reads."""
+    return [
+        ("messenger chain (1600q75>1280q60)", lambda im: _chain(im, (1600, 75), (1280, 60))),
+        ("messenger 3 hops (>800q50)", lambda im: _chain(im, (1600, 75), (1280, 60), (800, 50))),
+        ("WebP q70", lambda im: encode(_fit(im, 1280), "WEBP", quality=70)),
+        ("greyscale", lambda im: _jpeg(ImageOps.grayscale(im))),
+        ("resize 50%", lambda im: _jpeg(im.resize((im.width // 2, im.height // 2)))),
+        ("watermark", lambda im: _jpeg(_watermark(im))),
+        ("text overlay", lambda im: _jpeg(_overlay_text(im))),
+        ("flip (mirror)", lambda im: _jpeg(ImageOps.mirror(im))),
+        ("flip (vertical)", lambda im: _jpeg(ImageOps.flip(im))),
+        ("rotate 90", lambda im: _jpeg(im.transpose(Image.Transpose.ROTATE_90))),
+        ("rotate 180", lambda im: _jpeg(im.transpose(Image.Transpose.ROTATE_180))),
+        ("rotate 270", lambda im: _jpeg(im.transpose(Image.Transpose.ROTATE_270))),
+        ("letterbox 10%", lambda im: _jpeg(_letterbox(im, 0.10))),
+        ("letterbox 20%", lambda im: _jpeg(_letterbox(im, 0.20))),
+        ("letterbox 30%", lambda im: _jpeg(_letterbox(im, 0.30))),
+        ("pillarbox 25%", lambda im: _jpeg(_letterbox(im, 0.25, vertical=False))),
+        ("border 5% white", lambda im: _jpeg(_border(im, 0.05, (255, 255, 255)))),
+        ("border 10% colour", lambda im: _jpeg(_border(im, 0.10, (40, 90, 160)))),
+        ("caption bar top", lambda im: _jpeg(_caption(im, top=True))),
+        ("caption bars top+bottom", lambda im: _jpeg(_caption(_caption(im, top=True), top=False))),
+        ("phone screenshot (PNG)", lambda im: encode(_screenshot(im), "PNG")),
+        ("screenshot > messenger", lambda im: _chain(_screenshot(im), (1600, 75), (1280, 60))),
+        ("crop 2% centred", lambda im: _jpeg(_crop(im, 0.02, 0.5, 0.5))),
+        ("crop 5% centred", lambda im: _jpeg(_crop(im, 0.05, 0.5, 0.5))),
+        ("crop 10% centred", lambda im: _jpeg(_crop(im, 0.10, 0.5, 0.5))),
+        ("crop 5% off-centre", lambda im: _jpeg(_crop(im, 0.05, 0.0, 0.3))),
+        ("crop 10% off-centre", lambda im: _jpeg(_crop(im, 0.10, 0.2, 1.0))),
+        ("crop 10% one side", lambda im: _jpeg(_crop_side(im, 0.10))),
+        ("rotate 1", lambda im: _jpeg(_rotate(im, 1))),
+        ("rotate 2", lambda im: _jpeg(_rotate(im, 2))),
+        ("rotate -3", lambda im: _jpeg(_rotate(im, -3))),
+        ("rotate 4", lambda im: _jpeg(_rotate(im, 4))),
+        ("rotate 5", lambda im: _jpeg(_rotate(im, 5))),
+        ("mirror > messenger", lambda im: _chain(ImageOps.mirror(im), (1600, 75), (1280, 60))),
+        ("letterbox 20% > messenger", lambda im: _chain(_letterbox(im, 0.2), (1280, 60))),
+        ("caption + border > messenger", lambda im: _chain(_caption(_border(im, 0.05, (0, 0, 0)),
+                                                                    top=True), (1280, 60))),
+        ("crop 5% > messenger", lambda im: _chain(_crop(im, 0.05, 0.5, 0.5), (1280, 60))),
+        ("rotate 3 > messenger", lambda im: _chain(_rotate(im, 3), (1280, 60))),
+        ("mirror + crop 5%", lambda im: _jpeg(ImageOps.mirror(_crop(im, 0.05, 0.5, 0.5)))),
+    ]  # fmt: skip
+
+
+# -- transforms -----------------------------------------------------------------------------
+
+
+def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    return encode(image.convert("RGB") if image.mode not in ("RGB", "L") else image, "JPEG",
+                  quality=quality)  # fmt: skip
+
+
+def _fit(image: Image.Image, longest: int) -> Image.Image:
+    if max(image.size) <= longest:
+        return image
+    factor = longest / max(image.size)
+    return image.resize((round(image.width * factor), round(image.height * factor)),
+                        Image.Resampling.BILINEAR)  # fmt: skip
+
+
+def _chain(image: Image.Image, *hops: tuple[int, int]) -> bytes:
+    data = b""
+    for longest, quality in hops:
+        image = _fit(image, longest)
+        data = encode(image.convert("RGB"), "JPEG", quality=quality)
+        image = Image.open(io.BytesIO(data))
+    return data
+
+
+def _letterbox(image: Image.Image, share: float, *, vertical: bool = True) -> Image.Image:
+    """Bars making up ``share`` of the new height (or width), split evenly."""
+    w, h = image.size
+    if vertical:
+        total = round(h / (1 - share))
+        canvas = Image.new("RGB", (w, total), (0, 0, 0))
+        canvas.paste(image, (0, (total - h) // 2))
+    else:
+        total = round(w / (1 - share))
+        canvas = Image.new("RGB", (total, h), (0, 0, 0))
+        canvas.paste(image, ((total - w) // 2, 0))
+    return canvas
+
+
+def _border(image: Image.Image, share: float, colour: tuple[int, int, int]) -> Image.Image:
+    pad = round(share * max(image.size))
+    return ImageOps.expand(image, border=pad, fill=colour)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _caption(image: Image.Image, *, top: bool) -> Image.Image:
+    w, h = image.size
+    bar = round(0.18 * h)
+    canvas = Image.new("RGB", (w, h + bar), (255, 255, 255))
+    canvas.paste(image, (0, bar if top else 0))
+    draw = ImageDraw.Draw(canvas)
+    y = round(0.25 * bar) if top else h + round(0.25 * bar)
+    draw.text((round(0.05 * w), y), "WHEN THE BENCHMARK RUNS", fill=(0, 0, 0),
+              font=_font(round(0.45 * bar)))  # fmt: skip
+    return canvas
+
+
+def _screenshot(image: Image.Image) -> Image.Image:
+    """A 1080x2340 phone screenshot: status bar, app bar, the photo letterboxed, nav bar."""
+    width, height = 1080, 2340
+    canvas = Image.new("RGB", (width, height), (0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, width, 90), fill=(28, 28, 30))
+    draw.text((40, 22), "12:34", fill=(255, 255, 255), font=_font(44))
+    for k in range(3):
+        draw.rectangle((900 + 45 * k, 30, 930 + 45 * k, 60), fill=(255, 255, 255))
+    draw.rectangle((0, 90, width, 250), fill=(245, 245, 245))
+    draw.text((140, 140), "Photo", fill=(20, 20, 20), font=_font(56))
+    draw.ellipse((40, 135, 100, 195), fill=(120, 120, 120))
+    photo = image.resize((width, round(image.height * width / image.width)),
+                         Image.Resampling.BILINEAR)  # fmt: skip
+    if photo.height > 1900:
+        photo = photo.resize((round(photo.width * 1900 / photo.height), 1900))
+    top = 250 + (height - 250 - 130 - photo.height) // 2
+    canvas.paste(photo, ((width - photo.width) // 2, top))
+    draw.rectangle((0, height - 130, width, height), fill=(0, 0, 0))
+    for x in (270, 540, 810):
+        draw.ellipse((x - 22, height - 87, x + 22, height - 43), outline=(200, 200, 200), width=4)
+    return canvas
+
+
+def _crop(image: Image.Image, share: float, fx: float, fy: float) -> Image.Image:
+    """Cut ``share`` of each dimension; ``fx``/``fy`` place the kept window (0 left, 1 right)."""
+    w, h = image.size
+    cw, ch = round(w * share), round(h * share)
+    left, top = round(cw * fx), round(ch * fy)
+    return image.crop((left, top, left + w - cw, top + h - ch))
+
+
+def _crop_side(image: Image.Image, share: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(w * share), 0, w, h))
+
+
+def _rotate(image: Image.Image, degrees: float) -> Image.Image:
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+
+
+def _watermark(image: Image.Image) -> Image.Image:
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    size = max(16, image.width // 18)
+    draw.text((image.width - 7 * size, image.height - 2 * size), "@sample", font=_font(size),
+              fill=(255, 255, 255, 150))  # fmt: skip
+    draw.ellipse((size, size, 3 * size, 3 * size), fill=(255, 255, 255, 110))
+    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+
+
+def _overlay_text(image: Image.Image) -> Image.Image:
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    size = max(16, image.width // 14)
+    draw.text((image.width // 10, image.height // 2), "just some text", font=_font(size),
+              fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+    return out
+
+
+# -- hashing --------------------------------------------------------------------------------
+
+
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _listed(originals: list[Image.Image]) -> tuple[npt.NDArray[np.uint8], list[int]]:
+    hashes, qualities = [], []
+    for image in originals:
+        # Partners hash at full resolution with the reference: a full decode is closest.
+        decoded = decode_image(encode(image, "PNG"), fast=False)
+        h = pdq_from_luma(decoded.luma)[0]
+        hashes.append(h.hash)
+        qualities.append(h.quality)
+    return np.stack(hashes), qualities
+
+
+def _query(data: bytes, families: Iterable[str]) -> Query:
+    decoded = decode_image(data)
+    variants = pdq_variants(
+        decoded.luma, full_height=decoded.height, full_width=decoded.width, families=families
+    )
+    return Query(
+        [v.name for v in variants],
+        np.stack([v.hash.hash for v in variants]),
+        np.asarray([v.hash.quality for v in variants], dtype=np.int64),
+    )
+
+
+def _distances(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    return np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(axis=2, dtype=np.int64)
+
+
+def _print_cost(quick: bool) -> None:
+    print(f"\n{'hashing cost (decode included, one core)':<44} {'ms/image':>9} {'x plain':>8}")
+    print("-" * 64)
+    for label, fmt, size in (("1600x1200 JPEG q80", "JPEG", (1600, 1200)),
+                             ("1024x768 PNG", "PNG", (1024, 768))):  # fmt: skip
+        files = [encode(scene(*size, seed=s), fmt, **({"quality": 80} if fmt == "JPEG" else {}))
+                 for s in range(4 if quick else 8)]  # fmt: skip
+        plain = _time(files, None)
+        print(f"{label + ': plain PDQ':<44} {plain:>9.2f} {1.0:>8.2f}")
+        for family in (*ALL_VARIANTS, "default"):
+            chosen = DEFAULT_VARIANTS if family == "default" else frozenset({family})
+            ms = _time(files, chosen)
+            print(f"{label + ': + ' + family:<44} {ms:>9.2f} {ms / plain:>8.2f}")
+
+
+def _time(files: list[bytes], families: frozenset[str] | None) -> float:
+    best = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for data in files:
+            d = decode_image(data)
+            if families is None:
+                pdq_from_luma(d.luma, full_height=d.height, full_width=d.width)
+            else:
+                pdq_variants(d.luma, full_height=d.height, full_width=d.width, families=families)
+        best.append((time.perf_counter() - started) * 1000 / len(files))
+    return statistics.median(best)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,349 @@
+"""Query-side PDQ variants: extra lookups from one decoded luma plane.
+
+Partners list one PDQ hash per item, so robustness has to come from the query: besides the
+canonical hash of the file (the only one ever stored or shared), a file is looked up by the hashes
+of what it probably was before someone edited it. Every variant is computed from the luma plane
+already decoded for the canonical hash (never by decoding again) and carries its own name, which a
+match reports:
+
+- ``dihedral:rot90`` … ``dihedral:flipminus1``: the seven rotations and flips, from the canonical
+  DCT itself (no extra filtering).
+- ``trimmed`` (and ``trimmed:outer``): the content inside near-uniform bars, frames and caption
+  strips, trimmed side by side and again inside what is left (a screenshot's status and
+  navigation bars around a letterboxed photo), see :func:`content_box`.
+- ``crop:…``: the query padded back out, for a copy that lost a few percent at its edges;
+  ``crop:c8`` assumes 8% was cut evenly around, ``crop:t8`` 8% from the top only, and so on. The
+  padding repeats the edge pixels; as a linear map it folds into PDQ's filter matrices, so a crop
+  variant costs one small matrix product.
+- ``rotate:+3`` / ``rotate:-3``: the query turned back by a few degrees.
+
+``docs/robustness.md`` explains each with its measured recall, false matches and cost
+(``benchmarks/robustness.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from kavach.errors import InputError
+from kavach.signals.pdq import (
+    _DCT,
+    DIHEDRAL_NAMES,
+    PDQHash,
+    _axis_matrix,
+    _dihedral_dcts,
+    _full_axis_matrix,
+    _quality,
+    _single_threaded_blas,
+    _threshold,
+)
+
+__all__ = [
+    "ALL_VARIANTS",
+    "CROP_VARIANTS",
+    "DEFAULT_VARIANTS",
+    "PDQVariant",
+    "content_box",
+    "parse_variants",
+    "pdq_variants",
+    "variant_family",
+]
+
+FloatArray = npt.NDArray[np.float32]
+_SIZE = 64
+
+ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate")
+"""Variant families, as ``--variants`` and :class:`~kavach.match.MatchPolicy` name them."""
+DEFAULT_VARIANTS = frozenset({"dihedral", "trim", "crop", "rotate"})
+"""Families looked up by default: those the robustness benchmark shows add no false matches."""
+
+CROP_VARIANTS: tuple[tuple[str, float, float, float, float], ...] = (
+    # name, share of the original cut from the top, bottom, left, right. PDQ moves ~20 bits
+    # per 1% of misalignment, so centred crops get a 1.5%-per-side grid; off-centre ones only
+    # their most common shapes (one side, one corner).
+    ("crop:c3", 0.015, 0.015, 0.015, 0.015),
+    ("crop:c6", 0.03, 0.03, 0.03, 0.03),
+    ("crop:c9", 0.045, 0.045, 0.045, 0.045),
+    ("crop:t5", 0.05, 0.0, 0.0, 0.0),
+    ("crop:b5", 0.0, 0.05, 0.0, 0.0),
+    ("crop:l5", 0.0, 0.0, 0.05, 0.0),
+    ("crop:r5", 0.0, 0.0, 0.0, 0.05),
+    ("crop:t10", 0.10, 0.0, 0.0, 0.0),
+    ("crop:b10", 0.0, 0.10, 0.0, 0.0),
+    ("crop:l10", 0.0, 0.0, 0.10, 0.0),
+    ("crop:r10", 0.0, 0.0, 0.0, 0.10),
+    ("crop:tl5", 0.05, 0.0, 0.05, 0.0),
+    ("crop:tr5", 0.05, 0.0, 0.0, 0.05),
+    ("crop:bl5", 0.0, 0.05, 0.05, 0.0),
+    ("crop:br5", 0.0, 0.05, 0.0, 0.05),
+)
+"""The crops undone by padding; chosen with ``benchmarks/robustness.py``."""
+
+ROTATE_DEGREES = (1.5, -1.5, 3.0, -3.0, 4.5, -4.5)
+"""Turns undone: PDQ itself shrugs off under a degree, so a 1.5-degree grid covers 1-5."""
+
+# Trimming: a line belongs to a bar when this share of its pixels is within _TOLERANCE grey levels
+# of the bar's colour; a band may hold text (a caption) as long as most of it is bar-coloured.
+_TOLERANCE = 12.0
+_BAR_LINE = 0.9
+_BAR_BAND = 0.7
+_MAX_BAR = 0.45  # no side's bar is more than this share of the axis
+_MIN_CONTENT = 0.2  # nor is the content less than this share
+_MIN_PIXELS = 16
+_ROUNDS = 8  # a bar edge that falls inside a pixel makes a one-pixel bar of its own
+# Variants other than the dihedral ones are hashed from a plane this small on its short side (a
+# 1600x1200 JPEG's 1/8 decode already is): each costs a fifth of a millisecond, and the hash of
+# the whole plane stays within a few bits of the canonical one (benchmarks/robustness.py).
+_WORK_SIDE = 150
+
+
+@dataclass(frozen=True, slots=True)
+class PDQVariant:
+    """One lookup hash: ``name`` says how it was derived (``original`` for the canonical one)."""
+
+    name: str
+    hash: PDQHash
+
+
+def parse_variants(text: str) -> frozenset[str]:
+    """Parse ``dihedral,trim,...`` (``all``, ``none`` or ``default`` also accepted)."""
+    names = {part.strip().lower() for part in text.split(",") if part.strip()}
+    if names in ({"none"}, set()):
+        return frozenset()
+    if names == {"all"}:
+        return frozenset(ALL_VARIANTS)
+    if names == {"default"}:
+        return DEFAULT_VARIANTS
+    unknown = names - set(ALL_VARIANTS)
+    if unknown:
+        raise InputError(
+            f"unknown variant {sorted(unknown)[0]!r}; choose from {', '.join(ALL_VARIANTS)}, "
+            "all, none or default"
+        )
+    return frozenset(names)
+
+
+def variant_family(name: str) -> str:
+    """The family a variant name belongs to (``crop:c8`` → ``crop``; ``original`` for itself)."""
+    head = name.partition(":")[0]
+    return _FAMILIES.get(head, head)
+
+
+_FAMILIES = {"trimmed": "trim"}
+
+
+def pdq_variants(
+    luma: npt.ArrayLike,
+    *,
+    full_height: int | None = None,
+    full_width: int | None = None,
+    families: Iterable[str] = DEFAULT_VARIANTS,
+) -> list[PDQVariant]:
+    """The canonical PDQ hash of a luma plane (first, named ``original``) and its variants.
+
+    ``full_height``/``full_width`` are as for :func:`~kavach.signals.pdq.pdq_from_luma`; the
+    original is bit for bit what that function returns. Two variants may share a hash (a
+    symmetric picture's flips); the matcher looks each value up once.
+    """
+    _single_threaded_blas()
+    wanted = frozenset(families)
+    plane = np.asarray(luma, dtype=np.float32)
+    if plane.ndim != 2 or plane.shape[0] < 1 or plane.shape[1] < 1:
+        raise InputError(f"PDQ needs a non-empty 2-D luma plane, got shape {plane.shape}")
+    full_h = full_height or plane.shape[0]
+    full_w = full_width or plane.shape[1]
+    buffer64 = _axis(full_h, plane.shape[0]) @ (plane @ _axis(full_w, plane.shape[1]).T)
+    quality = _quality(buffer64)
+    dct = _DCT @ buffer64 @ _DCT.T
+    out = [PDQVariant("original", PDQHash(_threshold(dct), quality))]
+    if "dihedral" in wanted:
+        for name, turned in zip(DIHEDRAL_NAMES[1:], _dihedral_dcts(dct)[1:], strict=True):
+            out.append(PDQVariant(f"dihedral:{name}", PDQHash(_threshold(turned), quality)))
+    if "rotate" in wanted:
+        out.extend(_rotated(buffer64, plane.shape[0] / plane.shape[1]))
+    if wanted & {"trim", "crop"}:
+        # Everything else works on a small plane (block means, as a DCT-scaled decode gives), so
+        # a variant costs little even when the file was decoded at full size.
+        work, factor = _reduce(plane, full_h, full_w)
+        if "trim" in wanted:
+            out.extend(_trimmed(work, factor))
+        if "crop" in wanted:
+            out.extend(_uncropped(work, factor))
+    return out
+
+
+def content_box(plane: npt.ArrayLike) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(top, bottom, left, right)`` (end exclusive) of the content inside bars.
+
+    The first box is one round of trimming (each side's outermost near-uniform band, captions
+    included), each next box trims again inside the last; empty when nothing was trimmed.
+    """
+    grey = np.asarray(plane, dtype=np.float32)
+    boxes: list[tuple[int, int, int, int]] = []
+    top, bottom, left, right = 0, grey.shape[0], 0, grey.shape[1]
+    for _ in range(_ROUNDS):
+        region = grey[top:bottom, left:right]
+        cut_top = _bar(region)
+        cut_bottom = _bar(region[::-1])
+        cut_left = _bar(region.T)
+        cut_right = _bar(region.T[::-1])
+        new = (top + cut_top, bottom - cut_bottom, left + cut_left, right - cut_right)
+        height, width = new[1] - new[0], new[3] - new[2]
+        if new == (top, bottom, left, right):
+            break
+        if height < max(_MIN_PIXELS, _MIN_CONTENT * grey.shape[0]) or width < max(
+            _MIN_PIXELS, _MIN_CONTENT * grey.shape[1]
+        ):
+            break  # nothing left that looks like a picture: keep the last good box
+        top, bottom, left, right = new
+        boxes.append(new)
+    return boxes
+
+
+def _bar(region: FloatArray) -> int:
+    """Rows of a bar at the top of ``region`` (0 when its first row is not bar-like)."""
+    limit = int(region.shape[0] * _MAX_BAR)
+    if limit < 1 or region.shape[1] < 2:
+        return 0
+    band = region[:limit]
+    colour = float(np.median(band[0]))
+    near = (np.abs(band - colour) <= _TOLERANCE).mean(axis=1)
+    if near[0] < _BAR_LINE:
+        return 0
+    # The bar ends at its last bar-like row, as long as the band up to it is mostly bar-coloured
+    # (a caption's text rows are not, on their own).
+    share = np.cumsum(near) / np.arange(1, limit + 1)
+    rows = np.nonzero((near >= _BAR_LINE) & (share >= _BAR_BAND))[0]
+    return int(rows[-1]) + 1
+
+
+def _trimmed(work: FloatArray, factor: int) -> list[PDQVariant]:
+    boxes = content_box(work)
+    if not boxes:
+        return []
+    chosen = [("trimmed", boxes[-1])]
+    if len(boxes) > 1:
+        chosen.append(("trimmed:outer", boxes[0]))
+    out = []
+    for name, (top, bottom, left, right) in chosen:
+        crop = work[top:bottom, left:right]
+        rows = _axis(crop.shape[0] * factor, crop.shape[0])
+        cols = _axis(crop.shape[1] * factor, crop.shape[1])
+        dct, quality = _dct(crop, rows, cols)
+        out.append(PDQVariant(name, PDQHash(_threshold(dct), quality)))
+    return out
+
+
+def _uncropped(work: FloatArray, factor: int) -> list[PDQVariant]:
+    height, width = work.shape
+    names = [name for name, *_ in CROP_VARIANTS]
+    rows = [_padded_axis(height * factor, height, t, b) for _, t, b, _l, _r in CROP_VARIANTS]
+    cols = [_padded_axis(width * factor, width, left, r) for _, _t, _b, left, r in CROP_VARIANTS]
+    # The costly product is plane × columns: do it once per distinct column filter (crops share
+    # them), then the cheap 64×H one per variant.
+    filtered: dict[int, FloatArray] = {}
+    for matrix in cols:
+        if id(matrix) not in filtered:
+            filtered[id(matrix)] = work @ matrix.T
+    buffers = np.stack([r @ filtered[id(c)] for r, c in zip(rows, cols, strict=True)])
+    return [PDQVariant(n, h) for n, h in zip(names, _hashes(buffers), strict=True)]
+
+
+def _rotated(buffer64: FloatArray, aspect: float) -> list[PDQVariant]:
+    """Turn the filtered 64×64 buffer back, not the picture: the buffer is already smooth, and
+    turning 4,096 samples costs microseconds. ``aspect`` (height / width) keeps the turn rigid
+    in picture space although the buffer squeezes the picture into a square."""
+    image = Image.fromarray(np.ascontiguousarray(buffer64, dtype=np.float32))
+    centre = _SIZE / 2
+    fill = float(buffer64.mean())
+    buffers = []
+    for degrees in ROTATE_DEGREES:
+        angle = -math.radians(degrees)
+        cos, sin = math.cos(angle), math.sin(angle)
+        # PIL's rotate, conjugated by the buffer's per-axis scale (x by 64/W, y by 64/H).
+        a, b, d, e = cos, sin * aspect, -sin / aspect, cos
+        c = centre - a * centre - b * centre
+        f = centre - d * centre - e * centre
+        turned = image.transform(
+            (_SIZE, _SIZE),
+            Image.Transform.AFFINE,
+            (a, b, c, d, e, f),
+            resample=Image.Resampling.BILINEAR,
+            fillcolor=fill,
+        )
+        buffers.append(np.asarray(turned, dtype=np.float32))
+    names = [f"rotate:{degrees:+g}" for degrees in ROTATE_DEGREES]
+    return [PDQVariant(n, h) for n, h in zip(names, _hashes(np.stack(buffers)), strict=True)]
+
+
+def _hashes(buffers: FloatArray) -> list[PDQHash]:
+    """PDQ hashes of a stack of 64×64 buffers at once (as ``_quality`` and ``_threshold``)."""
+    dcts = (_DCT @ buffers @ _DCT.T).reshape(len(buffers), -1)
+    median = np.partition(dcts, 127, axis=1)[:, 127:128]
+    packed = np.packbits((dcts > median)[:, ::-1], axis=1)
+    vertical = np.trunc((buffers[:, :-1, :] - buffers[:, 1:, :]) * 100 / 255)
+    horizontal = np.trunc((buffers[:, :, :-1] - buffers[:, :, 1:]) * 100 / 255)
+    totals = np.abs(vertical).sum(axis=(1, 2)) + np.abs(horizontal).sum(axis=(1, 2))
+    return [
+        PDQHash(bits, min(int(total) // 90, 100))
+        for bits, total in zip(packed, totals, strict=True)
+    ]
+
+
+def _dct(plane: FloatArray, rows: FloatArray, cols: FloatArray) -> tuple[FloatArray, int]:
+    buffer64 = rows @ (plane @ cols.T)
+    dct: FloatArray = _DCT @ buffer64 @ _DCT.T
+    return dct, _quality(buffer64)
+
+
+def _reduce(plane: FloatArray, full_h: int, full_w: int) -> tuple[FloatArray, int]:
+    """``plane`` as block means about :data:`_WORK_SIDE` pixels on its short side, and its scale
+    in full-size pixels per working pixel."""
+    height, width = plane.shape
+    decoded = max(-(-full_h // height), -(-full_w // width))
+    factor = max(1, min(height, width) // _WORK_SIDE)
+    if factor > 1:
+        # Block means as libjpeg's scaled decode gives them; a partial last block is padded with
+        # its edge pixels. Sums of strided views: ten times faster than np.add.reduceat or a
+        # mean over reshaped axes.
+        out_h, out_w = -(-height // factor), -(-width // factor)
+        padded = np.pad(plane, ((0, out_h * factor - height), (0, out_w * factor - width)), "edge")
+        rows = sum(padded[i::factor] for i in range(1, factor)) + padded[0::factor]
+        blocks = sum(rows[:, j::factor] for j in range(1, factor)) + rows[:, 0::factor]
+        plane = (blocks * np.float32(1.0 / (factor * factor))).astype(np.float32)
+    return plane, decoded * factor
+
+
+def _axis(full: int, scaled: int) -> FloatArray:
+    # The canonical hash's own (cached) matrices, so ``original`` is bit for bit pdq_from_luma's.
+    return _axis_matrix(full, scaled)
+
+
+@functools.lru_cache(maxsize=512)
+def _padded_axis(full: int, scaled: int, before: float, after: float) -> FloatArray:
+    """PDQ's 64×``scaled`` filter matrix for an axis padded out to undo a crop.
+
+    ``before``/``after`` are the shares of the uncropped axis that were cut; the padding repeats
+    the edge pixel, so its filter weights are added to the edge column.
+    """
+    kept = 1.0 - before - after
+    pad_before = round(full * before / kept)
+    pad_after = round(full * after / kept)
+    weights = _full_axis_matrix(full + pad_before + pad_after)
+    folded = weights[:, pad_before : pad_before + full].copy()
+    folded[:, 0] += weights[:, :pad_before].sum(axis=1)
+    folded[:, -1] += weights[:, pad_before + full :].sum(axis=1)
+    factor = -(-full // scaled)
+    if factor > 1:
+        folded = np.add.reduceat(folded, np.arange(0, full, factor), axis=1)
+    if folded.shape[1] != scaled:
+        raise InputError(f"{scaled} is not a DCT-scaled size of {full}")
+    result: FloatArray = folded.astype(np.float32)
+    return result

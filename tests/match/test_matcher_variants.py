@@ -1,0 +1,86 @@
+"""The matcher with query-side variants: a match says which variant found it."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageOps
+from sqlalchemy.orm import Session, sessionmaker
+
+from kavach.hashing import HashOptions, hash_bytes
+from kavach.match import Matcher, MatchPolicy
+from kavach.signals.pdq import hamming, hash_from_hex
+from kavach.signals.types import SignalType
+from kavach.signals.variants import DEFAULT_VARIANTS
+from tests.match.helpers import A1, good_seeds, image_bytes, list_record, make_bank
+from tests.support.images import encode
+
+SEEDS = good_seeds(4)
+VARIANTS = HashOptions(variants=DEFAULT_VARIANTS)
+
+
+def _edited(seed: int, edit: object) -> bytes:
+    image = Image.open(io.BytesIO(image_bytes(seed, 95))).convert("RGB")
+    return encode(edit(image), quality=85)  # type: ignore[operator]
+
+
+def _letterbox(image: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (image.width, image.height * 3 // 2), (0, 0, 0))
+    canvas.paste(image, (0, image.height // 4))
+    return canvas
+
+
+def _setup(factory: sessionmaker[Session]) -> None:
+    records = [list_record(hash_bytes(image_bytes(s, 95)), [A1], pdq_only=True) for s in SEEDS]
+    make_bank(factory, "hotline", records)
+
+
+def test_a_match_names_the_variant_that_found_it(factory: sessionmaker[Session]) -> None:
+    _setup(factory)
+    matcher = Matcher(factory, ["hotline"])
+    mirrored = hash_bytes(_edited(SEEDS[0], ImageOps.mirror), VARIANTS)
+    boxed = hash_bytes(_edited(SEEDS[1], _letterbox), VARIANTS)
+    plain = hash_bytes(image_bytes(SEEDS[2], 70), VARIANTS)
+    found = matcher.match_records([mirrored, boxed, plain])
+    assert [len(f) for f in found] == [1, 1, 1]
+    (flip,), (trim,), (same,) = found
+    assert flip.variant is not None
+    assert flip.variant.startswith("dihedral:")
+    assert trim.variant == "trimmed"
+    assert same.variant == "original"
+    assert same.query_value == plain.pdq
+    for m in (flip, trim, same):
+        assert m.signal_type is SignalType.PDQ
+        assert m.distance <= 31
+        assert m.query_value is not None
+        # The distance reported is the one between the listed hash and the variant's.
+        assert hamming(hash_from_hex(m.query_value), hash_from_hex(m.value)) == m.distance
+    # The stored hash of the file stays its canonical PDQ, whatever was looked up.
+    assert mirrored.pdq == hash_bytes(_edited(SEEDS[0], ImageOps.mirror)).pdq
+
+
+def test_the_policy_switches_variants_off(factory: sessionmaker[Session]) -> None:
+    _setup(factory)
+    mirrored = hash_bytes(_edited(SEEDS[0], ImageOps.mirror), VARIANTS)
+    boxed = hash_bytes(_edited(SEEDS[1], _letterbox), VARIANTS)
+    none = Matcher(factory, ["hotline"], MatchPolicy(variants=()))
+    assert none.match_records([mirrored, boxed]) == [[], []]
+    trim_only = Matcher(factory, ["hotline"], MatchPolicy(variants=("trim",)))
+    flip, trim = trim_only.match_records([mirrored, boxed])
+    assert flip == []
+    assert [m.variant for m in trim] == ["trimmed"]
+
+
+def test_distinct_images_do_not_match_through_variants(factory: sessionmaker[Session]) -> None:
+    make_bank(
+        factory, "hotline", [list_record(hash_bytes(image_bytes(SEEDS[0], 95)), pdq_only=True)]
+    )
+    matcher = Matcher(
+        factory, ["hotline"], MatchPolicy(variants=("crop", "dihedral", "rotate", "trim"))
+    )
+    others = [
+        hash_bytes(_edited(s, e), VARIANTS)
+        for s in SEEDS[1:]
+        for e in (ImageOps.mirror, _letterbox)
+    ]
+    assert matcher.match_records(others) == [[] for _ in others]

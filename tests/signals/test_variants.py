@@ -1,0 +1,224 @@
+"""Query-side PDQ variants: each finds its transform, none matches a distinct image."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from kavach.errors import InputError
+from kavach.media.image import decode_image
+from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, hamming, pdq_from_luma
+from kavach.signals.variants import (
+    ALL_VARIANTS,
+    DEFAULT_VARIANTS,
+    PDQVariant,
+    content_box,
+    parse_variants,
+    pdq_variants,
+    variant_family,
+)
+from tests.support.images import encode, scene
+
+SIZE = (640, 480)
+SEEDS = (11, 12, 13, 14, 15, 16)
+
+
+@functools.cache
+def _original(seed: int) -> Image.Image:
+    return scene(*SIZE, seed=seed)
+
+
+@functools.cache
+def _listed(seed: int) -> bytes:
+    decoded = decode_image(encode(_original(seed), "PNG"), fast=False)
+    return bytes(pdq_from_luma(decoded.luma)[0].hash)
+
+
+def _variants(image: Image.Image, families: frozenset[str] = DEFAULT_VARIANTS) -> list[PDQVariant]:
+    decoded = decode_image(encode(image.convert("RGB"), quality=85))
+    return pdq_variants(
+        decoded.luma, full_height=decoded.height, full_width=decoded.width, families=families
+    )
+
+
+def _best(image: Image.Image, seed: int) -> tuple[int, str, int]:
+    """(distance of the best variant, its name, distance of the plain hash) to the listed seed."""
+    found = _variants(image)
+    distances = [hamming(v.hash.hash, _listed(seed)) for v in found]
+    best = int(np.argmin(distances))
+    return distances[best], found[best].name, distances[0]
+
+
+def test_original_is_the_canonical_hash() -> None:
+    for fast in (True, False):
+        image = scene(1600, 1200, seed=3)
+        decoded = decode_image(encode(image, quality=80), fast=fast)
+        canonical = pdq_from_luma(
+            decoded.luma, full_height=decoded.height, full_width=decoded.width
+        )
+        found = pdq_variants(decoded.luma, full_height=decoded.height, full_width=decoded.width)
+        assert found[0].name == "original"
+        assert found[0].hash.hex == canonical[0].hex
+        assert found[0].hash.quality == canonical[0].quality
+
+
+def test_families_choose_the_variants() -> None:
+    image = _original(SEEDS[0])
+    assert [v.name for v in _variants(image, frozenset())] == ["original"]
+    names = [v.name for v in _variants(image, frozenset({"dihedral"}))]
+    assert names[1:] == [
+        "dihedral:rot90",
+        "dihedral:rot180",
+        "dihedral:rot270",
+        "dihedral:flipx",
+        "dihedral:flipy",
+        "dihedral:flipplus1",
+        "dihedral:flipminus1",
+    ]
+    every = {variant_family(v.name) for v in _variants(image, frozenset(ALL_VARIANTS))}
+    assert every == {"original", "dihedral", "crop", "rotate"}  # no bars: nothing trimmed
+
+
+@pytest.mark.parametrize(
+    ("transform", "family"),
+    [
+        (ImageOps.mirror, "dihedral"),
+        (ImageOps.flip, "dihedral"),
+        (lambda im: im.transpose(Image.Transpose.ROTATE_90), "dihedral"),
+        (lambda im: im.transpose(Image.Transpose.ROTATE_270), "dihedral"),
+    ],
+)
+def test_dihedral_finds_turns_and_flips(transform: object, family: str) -> None:
+    for seed in SEEDS[:3]:
+        distance, name, plain = _best(transform(_original(seed)), seed)  # type: ignore[operator]
+        assert plain > PDQ_MATCH_THRESHOLD
+        assert distance <= 16
+        assert variant_family(name) == family
+
+
+def _letterbox(image: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (image.width, round(image.height * 1.4)), (0, 0, 0))
+    canvas.paste(image, (0, round(image.height * 0.2)))
+    return canvas
+
+
+def _caption(image: Image.Image) -> Image.Image:
+    bar = image.height // 5
+    canvas = Image.new("RGB", (image.width, image.height + bar), (255, 255, 255))
+    canvas.paste(image, (0, bar))
+    ImageDraw.Draw(canvas).text((30, bar // 4), "A CAPTION", fill=(0, 0, 0), font_size=bar // 2)
+    return canvas
+
+
+def _screenshot(image: Image.Image) -> Image.Image:
+    # Status bar with icons, a light app bar, the photo letterboxed in black, a nav bar.
+    canvas = Image.new("RGB", (540, 1170), (0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 540, 45), fill=(30, 30, 32))
+    draw.rectangle((450, 15, 470, 30), fill=(255, 255, 255))
+    draw.rectangle((0, 45, 540, 125), fill=(245, 245, 245))
+    draw.text((70, 70), "Photo", fill=(20, 20, 20), font_size=28)
+    photo = image.resize((540, 405))
+    canvas.paste(photo, (0, 125 + (1170 - 125 - 65 - 405) // 2))
+    draw.rectangle((0, 1105, 540, 1170), fill=(10, 10, 10))
+    return canvas
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        _letterbox,
+        lambda im: ImageOps.expand(im, border=40, fill=(255, 255, 255)),
+        lambda im: ImageOps.expand(im, border=60, fill=(40, 90, 160)),
+        _caption,
+        _screenshot,
+    ],
+    ids=["letterbox", "white-border", "colour-border", "caption", "screenshot"],
+)
+def test_trimming_finds_the_picture_inside_bars(transform: object) -> None:
+    for seed in SEEDS[:3]:
+        distance, name, plain = _best(transform(_original(seed)), seed)  # type: ignore[operator]
+        assert plain > PDQ_MATCH_THRESHOLD
+        assert distance <= 20
+        assert name.startswith("trimmed")
+
+
+def test_content_box_nests_and_leaves_pictures_alone() -> None:
+    luma = np.asarray(ImageOps.grayscale(_screenshot(_original(SEEDS[0]))), dtype=np.float32)
+    boxes = content_box(luma)
+    assert len(boxes) >= 2  # bars first, then the black letterbox inside them
+    top, bottom, left, right = boxes[-1]
+    assert abs(top - 412) <= 3
+    assert abs(bottom - 817) <= 3
+    assert (left, right) == (0, 540)
+    for seed in SEEDS:
+        plain = np.asarray(ImageOps.grayscale(_original(seed)), dtype=np.float32)
+        assert content_box(plain) == []
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        (0.03, 0.03, 0.97, 0.97),
+        (0.045, 0.045, 0.955, 0.955),
+        (0.0, 0.0, 0.95, 0.95),
+        (0.1, 0, 1, 1),
+    ],
+    ids=["centred-6%", "centred-9%", "corner-5%", "side-10%"],
+)
+def test_crop_variants_undo_small_crops(box: tuple[float, float, float, float]) -> None:
+    found = 0
+    for seed in SEEDS[:4]:
+        w, h = SIZE
+        cropped = _original(seed).crop(
+            (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
+        )
+        distance, name, _ = _best(cropped, seed)
+        if distance <= PDQ_MATCH_THRESHOLD and name.startswith("crop:"):
+            found += 1
+    assert found >= 3
+
+
+def test_rotate_variants_undo_small_rotations() -> None:
+    found = 0
+    for seed in SEEDS[:4]:
+        turned = _original(seed).rotate(4, resample=Image.Resampling.BICUBIC)
+        distance, _name, plain = _best(turned, seed)
+        if distance <= PDQ_MATCH_THRESHOLD and distance < plain:
+            found += 1
+    assert found >= 3
+
+
+def test_no_variant_matches_a_distinct_image() -> None:
+    edited = [_letterbox, ImageOps.mirror, lambda im: im.rotate(3)]
+    for seed in SEEDS:
+        for transform in (lambda im: im, *edited):
+            for variant in _variants(transform(_original(seed)), frozenset(ALL_VARIANTS)):
+                for other in SEEDS:
+                    if other != seed:
+                        assert hamming(variant.hash.hash, _listed(other)) > PDQ_MATCH_THRESHOLD
+
+
+def test_parse_variants() -> None:
+    assert parse_variants("default") == DEFAULT_VARIANTS
+    assert parse_variants("all") == frozenset(ALL_VARIANTS)
+    assert parse_variants("none") == frozenset()
+    assert parse_variants(" trim, Crop ") == frozenset({"trim", "crop"})
+    with pytest.raises(InputError, match="unknown variant 'blur'"):
+        parse_variants("trim,blur")
+
+
+def test_variant_family() -> None:
+    assert variant_family("original") == "original"
+    assert variant_family("dihedral:rot90") == "dihedral"
+    assert variant_family("trimmed:outer") == "trim"
+    assert variant_family("crop:c8") == "crop"
+    assert variant_family("rotate:+3") == "rotate"
+
+
+def test_refuses_an_empty_plane() -> None:
+    with pytest.raises(InputError):
+        pdq_variants(np.zeros((0, 4), dtype=np.float32))
