@@ -222,3 +222,22 @@ def test_variant_family() -> None:
 def test_refuses_an_empty_plane() -> None:
     with pytest.raises(InputError):
         pdq_variants(np.zeros((0, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize("size", [(256, 256), (300, 200), (800, 600)])
+def test_dihedral_variants_are_the_hashes_of_the_turned_picture(size: tuple[int, int]) -> None:
+    # Small pictures are hashed from flipped filters (exact); large ones by DCT sign flips.
+    plane = np.asarray(ImageOps.grayscale(scene(*size, seed=4)), dtype=np.float32)
+    found = {v.name: v.hash for v in pdq_variants(plane, families={"dihedral"})}
+    turned = {
+        "rot90": np.rot90(plane, 1),
+        "rot180": np.rot90(plane, 2),
+        "rot270": np.rot90(plane, 3),
+        "flipx": plane[::-1],
+        "flipy": plane[:, ::-1],
+        "flipplus1": plane.T,
+        "flipminus1": np.rot90(plane, 2).T,
+    }
+    for name, picture in turned.items():
+        expected = pdq_from_luma(np.ascontiguousarray(picture))[0]
+        assert hamming(found[f"dihedral:{name}"].hash, expected.hash) <= 2, name

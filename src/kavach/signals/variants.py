@@ -7,15 +7,15 @@ already decoded for the canonical hash (never by decoding again) and carries its
 match reports:
 
 - ``dihedral:rot90`` … ``dihedral:flipminus1``: the seven rotations and flips, from the canonical
-  DCT itself (no extra filtering).
+  DCT itself (exact flipped filters on pictures under 512 pixels).
 - ``trimmed`` (and ``trimmed:outer``): the content inside near-uniform bars, frames and caption
   strips, trimmed side by side and again inside what is left (a screenshot's status and
   navigation bars around a letterboxed photo), see :func:`content_box`.
 - ``crop:…``: the query padded back out, for a copy that lost a few percent at its edges;
-  ``crop:c8`` assumes 8% was cut evenly around, ``crop:t8`` 8% from the top only, and so on. The
-  padding repeats the edge pixels; as a linear map it folds into PDQ's filter matrices, so a crop
-  variant costs one small matrix product.
-- ``rotate:+3`` / ``rotate:-3``: the query turned back by a few degrees.
+  ``crop:c8`` assumes 8% was cut evenly around, ``crop:t10`` 10% from the top only, and so on.
+  The padding repeats the edge pixels; as a linear map it folds into PDQ's filter matrices, so a
+  crop variant costs one small matrix product.
+- ``rotate:±1.5``, ``±3``, ``±4.5``: the query turned back, on PDQ's filtered 64×64 buffer.
 
 ``docs/robustness.md`` explains each with its measured recall, false matches and cost
 (``benchmarks/robustness.py``).
@@ -58,6 +58,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float32]
 _SIZE = 64
+_EXACT_DIHEDRAL_BELOW = 512
 
 ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate")
 """Variant families, as ``--variants`` and :class:`~kavach.match.MatchPolicy` name them."""
@@ -66,11 +67,13 @@ DEFAULT_VARIANTS = frozenset({"dihedral", "trim", "crop", "rotate"})
 
 CROP_VARIANTS: tuple[tuple[str, float, float, float, float], ...] = (
     # name, share of the original cut from the top, bottom, left, right. PDQ moves ~20 bits
-    # per 1% of misalignment, so centred crops get a 1.5%-per-side grid; off-centre ones only
+    # per 1% of misalignment, so centred crops get a 1%-per-side grid; off-centre ones only
     # their most common shapes (one side, one corner).
-    ("crop:c3", 0.015, 0.015, 0.015, 0.015),
+    ("crop:c2", 0.01, 0.01, 0.01, 0.01),
+    ("crop:c4", 0.02, 0.02, 0.02, 0.02),
     ("crop:c6", 0.03, 0.03, 0.03, 0.03),
-    ("crop:c9", 0.045, 0.045, 0.045, 0.045),
+    ("crop:c8", 0.04, 0.04, 0.04, 0.04),
+    ("crop:c10", 0.05, 0.05, 0.05, 0.05),
     ("crop:t5", 0.05, 0.0, 0.0, 0.0),
     ("crop:b5", 0.0, 0.05, 0.0, 0.0),
     ("crop:l5", 0.0, 0.0, 0.05, 0.0),
@@ -159,13 +162,17 @@ def pdq_variants(
         raise InputError(f"PDQ needs a non-empty 2-D luma plane, got shape {plane.shape}")
     full_h = full_height or plane.shape[0]
     full_w = full_width or plane.shape[1]
-    buffer64 = _axis(full_h, plane.shape[0]) @ (plane @ _axis(full_w, plane.shape[1]).T)
+    rows, cols = _axis(full_h, plane.shape[0]), _axis(full_w, plane.shape[1])
+    buffer64 = rows @ (plane @ cols.T)
     quality = _quality(buffer64)
     dct = _DCT @ buffer64 @ _DCT.T
     out = [PDQVariant("original", PDQHash(_threshold(dct), quality))]
     if "dihedral" in wanted:
-        for name, turned in zip(DIHEDRAL_NAMES[1:], _dihedral_dcts(dct)[1:], strict=True):
-            out.append(PDQVariant(f"dihedral:{name}", PDQHash(_threshold(turned), quality)))
+        if min(full_h, full_w) < _EXACT_DIHEDRAL_BELOW:
+            out.extend(_exact_dihedral(plane, rows, cols))
+        else:
+            for name, turned in zip(DIHEDRAL_NAMES[1:], _dihedral_dcts(dct)[1:], strict=True):
+                out.append(PDQVariant(f"dihedral:{name}", PDQHash(_threshold(turned), quality)))
     if "rotate" in wanted:
         out.extend(_rotated(buffer64, plane.shape[0] / plane.shape[1]))
     if wanted & {"trim", "crop"}:
@@ -239,6 +246,33 @@ def _trimmed(work: FloatArray, factor: int) -> list[PDQVariant]:
         dct, quality = _dct(crop, rows, cols)
         out.append(PDQVariant(name, PDQHash(_threshold(dct), quality)))
     return out
+
+
+def _exact_dihedral(plane: FloatArray, rows: FloatArray, cols: FloatArray) -> list[PDQVariant]:
+    """The seven turns and flips hashed from the turned plane itself.
+
+    PDQ samples pixel ``floor((i + 0.5) * L / 64)``, a grid that is not its own mirror image: a
+    flip moves it by one pixel. On a large picture that is nothing, and the DCT sign flips are
+    exact enough; below :data:`_EXACT_DIHEDRAL_BELOW` pixels it cost up to 96 bits (measured on
+    256-pixel photos), so the flipped filters are applied instead (the planes are small there).
+    """
+    flip_r, flip_c = rows[:, ::-1], cols[:, ::-1]
+    plain = plane @ cols.T  # H×64
+    mirrored = plane @ flip_c.T
+    # Transposed pictures: rows and columns swap roles (buffer = C Pᵀ Rᵀ = (R P Cᵀ)ᵀ).
+    buffers = np.stack(
+        [
+            (rows @ mirrored).T,  # rot90: transpose of the mirror
+            flip_r @ mirrored,  # rot180
+            (flip_r @ plain).T,  # rot270: transpose of the upside-down picture
+            flip_r @ plain,  # flipx: upside down
+            rows @ mirrored,  # flipy: mirror
+            (rows @ plain).T,  # flipplus1: transpose
+            (flip_r @ mirrored).T,  # flipminus1: anti-transpose
+        ]
+    )
+    names = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
+    return [PDQVariant(n, h) for n, h in zip(names, _hashes(buffers), strict=True)]
 
 
 def _uncropped(work: FloatArray, factor: int) -> list[PDQVariant]:
