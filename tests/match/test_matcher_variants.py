@@ -11,7 +11,7 @@ from kavach.hashing import HashOptions, hash_bytes
 from kavach.match import Matcher, MatchPolicy
 from kavach.signals.pdq import hamming, hash_from_hex
 from kavach.signals.types import SignalType
-from kavach.signals.variants import DEFAULT_VARIANTS
+from kavach.signals.variants import DEFAULT_VARIANTS, variant_family
 from tests.match.helpers import A1, good_seeds, image_bytes, list_record, make_bank
 from tests.support.images import encode
 
@@ -46,7 +46,8 @@ def test_a_match_names_the_variant_that_found_it(factory: sessionmaker[Session])
     (flip,), (trim,), (same,) = found
     assert flip.variant is not None
     assert flip.variant.startswith("dihedral:")
-    assert trim.variant == "trimmed"
+    assert trim.variant is not None
+    assert trim.variant.startswith("trimmed")
     assert same.variant == "original"
     assert same.query_value == plain.pdq
     for m in (flip, trim, same):
@@ -68,7 +69,7 @@ def test_the_policy_switches_variants_off(factory: sessionmaker[Session]) -> Non
     trim_only = Matcher(factory, ["hotline"], MatchPolicy(variants=("trim",)))
     flip, trim = trim_only.match_records([mirrored, boxed])
     assert flip == []
-    assert [m.variant for m in trim] == ["trimmed"]
+    assert [variant_family(m.variant or "") for m in trim] == ["trim"]
 
 
 def test_distinct_images_do_not_match_through_variants(factory: sessionmaker[Session]) -> None:

@@ -95,6 +95,7 @@ ROTATE_DEGREES = (1.5, -1.5, 3.0, -3.0, 4.5, -4.5)
 # Trimming: a line belongs to a bar when this share of its pixels is within _TOLERANCE grey levels
 # of the bar's colour; a band may hold text (a caption) as long as most of it is bar-coloured.
 _TOLERANCE = 12.0
+_FLAT = 4.0
 _BAR_LINE = 0.9
 _BAR_BAND = 0.7
 _MAX_BAR = 0.45  # no side's bar is more than this share of the axis
@@ -221,13 +222,15 @@ def _bar(region: FloatArray) -> int:
         return 0
     band = region[:limit]
     colour = float(np.median(band[0]))
-    near = (np.abs(band - colour) <= _TOLERANCE).mean(axis=1)
-    if near[0] < _BAR_LINE:
+    distance = np.abs(band - colour)
+    near = (distance <= _TOLERANCE).mean(axis=1)
+    # Rows that open and close a bar are flat, as drawn bars are and a photo's smooth edge
+    # (sky, a wall) rarely is after averaging; rows between may hold a caption's text.
+    flat = (distance <= _FLAT).mean(axis=1) >= _BAR_LINE
+    if not flat[0]:
         return 0
-    # The bar ends at its last bar-like row, as long as the band up to it is mostly bar-coloured
-    # (a caption's text rows are not, on their own).
     share = np.cumsum(near) / np.arange(1, limit + 1)
-    rows = np.nonzero((near >= _BAR_LINE) & (share >= _BAR_BAND))[0]
+    rows = np.nonzero(flat & (share >= _BAR_BAND))[0]
     return int(rows[-1]) + 1
 
 
