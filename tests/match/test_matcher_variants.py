@@ -11,12 +11,12 @@ from kavach.hashing import HashOptions, hash_bytes
 from kavach.match import Matcher, MatchPolicy
 from kavach.signals.pdq import hamming, hash_from_hex
 from kavach.signals.types import SignalType
-from kavach.signals.variants import DEFAULT_VARIANTS, variant_family
+from kavach.signals.variants import ALL_VARIANTS, variant_family
 from tests.match.helpers import A1, good_seeds, image_bytes, list_record, make_bank
 from tests.support.images import encode
 
 SEEDS = good_seeds(4)
-VARIANTS = HashOptions(variants=DEFAULT_VARIANTS)
+VARIANTS = HashOptions(variants=frozenset(ALL_VARIANTS))
 
 
 def _edited(seed: int, edit: object) -> bytes:
@@ -37,7 +37,7 @@ def _setup(factory: sessionmaker[Session]) -> None:
 
 def test_a_match_names_the_variant_that_found_it(factory: sessionmaker[Session]) -> None:
     _setup(factory)
-    matcher = Matcher(factory, ["hotline"])
+    matcher = Matcher(factory, ["hotline"], MatchPolicy(variants=ALL_VARIANTS))
     mirrored = hash_bytes(_edited(SEEDS[0], ImageOps.mirror), VARIANTS)
     boxed = hash_bytes(_edited(SEEDS[1], _letterbox), VARIANTS)
     plain = hash_bytes(image_bytes(SEEDS[2], 70), VARIANTS)

@@ -37,7 +37,9 @@ def _listed(seed: int) -> bytes:
     return bytes(pdq_from_luma(decoded.luma)[0].hash)
 
 
-def _variants(image: Image.Image, families: frozenset[str] = DEFAULT_VARIANTS) -> list[PDQVariant]:
+def _variants(
+    image: Image.Image, families: frozenset[str] = frozenset(ALL_VARIANTS)
+) -> list[PDQVariant]:
     decoded = decode_image(encode(image.convert("RGB"), quality=85))
     return pdq_variants(
         decoded.luma, full_height=decoded.height, full_width=decoded.width, families=families

@@ -54,7 +54,18 @@ def demo_command(
     console.rule("[bold]3. Scan the device against the bank")
     out, html = root / "scan.jsonl", root / "summary.html"
     code = _run(
-        ["scan", str(media.device), "--bank", "demo-known", "--out", str(out), "--html", str(html)],
+        [
+            "scan",
+            str(media.device),
+            "--bank",
+            "demo-known",
+            "--variants",
+            "all",  # so the mirrored copy is found too
+            "--out",
+            str(out),
+            "--html",
+            str(html),
+        ],
         {0, 1, 2},
     )
     console.print(
