@@ -78,7 +78,9 @@ def test_csv_output(folder, capsys):
     assert rows[0]["pdq_dihedral"].count(";") == 7
 
 
-def test_table_output(folder, capsys):
+def test_table_output(folder, capsys, monkeypatch):
+    # Wide enough that Rich does not fold the long temporary path across lines.
+    monkeypatch.setenv("COLUMNS", "400")
     assert main(["hash", str(folder / "one.jpg"), "-f", "table"]) == 0
     out = capsys.readouterr().out
     assert "one.jpg" in out
