@@ -414,63 +414,6 @@ def test_every_format_is_registered() -> None:
 # --- big files stream ---------------------------------------------------------------------------
 
 
-class _GeneratedCase(io.RawIOBase):
-    """A VICS case file produced chunk by chunk as it is read: it never exists whole."""
-
-    def __init__(self, media: int, padding: int) -> None:
-        self._chunks = self._generate(media, padding)
-        self._buffer = b""
-        self.size = 0
-
-    def _generate(self, media: int, padding: int):  # type: ignore[no-untyped-def]
-        yield b'\xef\xbb\xbf{"odata.metadata": "x/1.3.xml#Cases", '
-        yield b'"value": [{"CaseNumber": "big", "Media": ['
-        note = "n" * padding
-        for i in range(media):
-            sep = b"," if i else b""
-            yield (
-                sep
-                + json.dumps(
-                    {"MediaID": i, "Category": 1, "MD5": f"{i:032x}", "Comments": note}
-                ).encode()
-            )
-        yield b"]}]}"
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
-        while len(self._buffer) < len(buffer):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        n = min(len(buffer), len(self._buffer))
-        buffer[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        self.size += n
-        return n
-
-
-def test_a_big_vics_file_is_read_as_a_stream() -> None:
-    import tracemalloc
-
-    source = _GeneratedCase(media=8_000, padding=3_000)
-    tracemalloc.start()
-    try:
-        count = 0
-        for item in get_format("vics").read(io.BufferedReader(source), ReadOptions()):
-            assert isinstance(item, HashRecord)
-            count += 1
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert count == 8_000
-    assert source.size > 24_000_000
-    # The whole file is ~24 MB; reading it holds a few media at a time.
-    assert peak < 4_000_000
-
-
 class _GeneratedFile(io.RawIOBase):
     """Bytes produced chunk by chunk as they are read: a big list file that never exists whole."""
 
@@ -493,6 +436,40 @@ class _GeneratedFile(io.RawIOBase):
         self._buffer = self._buffer[n:]
         self.size += n
         return n
+
+
+def _vics_case(media: int, padding: int):  # type: ignore[no-untyped-def]
+    yield b'\xef\xbb\xbf{"odata.metadata": "x/1.3.xml#Cases", '
+    yield b'"value": [{"CaseNumber": "big", "Media": ['
+    note = "n" * padding
+    for i in range(media):
+        sep = b"," if i else b""
+        yield (
+            sep
+            + json.dumps(
+                {"MediaID": i, "Category": 1, "MD5": f"{i:032x}", "Comments": note}
+            ).encode()
+        )
+    yield b"]}]}"
+
+
+def test_a_big_vics_file_is_read_as_a_stream() -> None:
+    import tracemalloc
+
+    source = _GeneratedFile(_vics_case(media=8_000, padding=3_000))
+    tracemalloc.start()
+    try:
+        count = 0
+        for item in get_format("vics").read(io.BufferedReader(source), ReadOptions()):
+            assert isinstance(item, HashRecord)
+            count += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 8_000
+    assert source.size > 24_000_000
+    # The whole file is ~24 MB; reading it holds a few media at a time.
+    assert peak < 4_000_000
 
 
 def _ncmec_pages(count: int):  # type: ignore[no-untyped-def]
