@@ -146,6 +146,9 @@ def test_lookup_exact_and_near_and_submission_records_a_match(
     ).json()
     assert recorded["metadata"] == {"user": "u-9"}
     assert len(recorded["matches"]) == 2
+    [pdq] = [m for m in recorded["matches"] if m["signal_type"] == "pdq"]
+    assert pdq["variant"] == "original"
+    assert pdq["query_value"] == verdict["hashes"]["pdq"][0]
     listed = client.get("/api/v1/matches?content_id=c-42", headers=auth(platform)).json()
     metrics = client.get("/metrics").text
     assert 'route="/api/v1/lookup",status="200"' in metrics

@@ -150,9 +150,10 @@ def test_video_verdicts_record_matches_and_queue_webhooks(
         recorded = client.get(
             f"/api/v1/matches/{verdict['submission_id']}", headers=auth(platform)
         ).json()
-        assert [(m["signal_type"], m["value"]) for m in recorded["matches"]] == [
-            ("vpdq", match["value"])
-        ]
+        assert [
+            (m["signal_type"], m["value"], m["query_match_percent"], m["compared_match_percent"])
+            for m in recorded["matches"]
+        ] == [("vpdq", match["value"], 100.0, 100.0)]
         with engine.connect() as conn:
             jobs = conn.execute(select(Job.payload)).scalars().all()
         [event] = [p["body"] for p in jobs if p["body"]["data"]["content_id"] == content_id]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kavach.store.base import Base, BigIntId, IdMixin, TimestampMixin
@@ -53,3 +53,9 @@ class SubmissionMatch(IdMixin, Base):
     distance: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[str | None] = mapped_column(String(200))
     labels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # How a PDQ match was found: the query-side variant and its hash (docs/robustness.md).
+    variant: Mapped[str | None] = mapped_column(String(40))
+    query_value: Mapped[str | None] = mapped_column(String(300))
+    # vpdq: the share of the submitted video's frames that matched, and of the listed one's.
+    query_match_percent: Mapped[float | None] = mapped_column(Float)
+    compared_match_percent: Mapped[float | None] = mapped_column(Float)

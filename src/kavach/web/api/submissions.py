@@ -60,6 +60,16 @@ class MatchOut(BaseModel):
     distance: int
     item_id: str | None
     labels: list[dict[str, Any]]
+    variant: str | None = Field(
+        default=None, description="PDQ: the query-side variant that matched (`original`, …)."
+    )
+    query_value: str | None = Field(default=None, description="PDQ: that query hash.")
+    query_match_percent: float | None = Field(
+        default=None, description="vpdq: percent of the submitted video's frames that matched."
+    )
+    compared_match_percent: float | None = Field(
+        default=None, description="vpdq: percent of the listed video's frames that matched."
+    )
 
 
 class Verdict(BaseModel):
@@ -156,6 +166,10 @@ def _match_row(submission_id: int, m: Match) -> SubmissionMatch:
         distance=m.distance,
         item_id=m.item_id,
         labels=[label.model_dump() for label in m.labels],
+        variant=m.variant,
+        query_value=m.query_value,
+        query_match_percent=m.query_match_percent,
+        compared_match_percent=m.compared_match_percent,
     )
 
 
@@ -252,6 +266,10 @@ def _out(submission: Submission) -> SubmissionOut:
                 distance=m.distance,
                 item_id=m.item_id,
                 labels=m.labels,
+                variant=m.variant,
+                query_value=m.query_value,
+                query_match_percent=m.query_match_percent,
+                compared_match_percent=m.compared_match_percent,
             )
             for m in sorted(submission.matches, key=lambda m: m.id)
         ],
