@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import kavach.audit
 import kavach.auth.models
 import kavach.banks.models
+import kavach.cases.models
+import kavach.evidence.models
 import kavach.jobs.models
+import kavach.reports.models
 import kavach.store.models
 import kavach.store.submissions
 from kavach.store.base import Base
@@ -23,6 +27,10 @@ _MODEL_MODULES = (
     kavach.auth.models,
     kavach.jobs.models,
     kavach.store.submissions,
+    kavach.audit,
+    kavach.cases.models,
+    kavach.evidence.models,
+    kavach.reports.models,
 )
 
 metadata: MetaData = Base.metadata

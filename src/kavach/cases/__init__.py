@@ -1,0 +1,1 @@
+"""Review cases: items from verdicts, scans and reports; grading; four-eyes decisions."""
