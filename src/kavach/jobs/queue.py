@@ -74,12 +74,14 @@ def claim(
     kinds: list[str] | None = None,
     limit: int = 1,
     lease_seconds: float = 60.0,
+    now: dt.datetime | None = None,
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs (pending and due, or running with an expired lease).
 
-    The caller commits right away so other workers see the lease.
+    The caller commits right away so other workers see the lease. ``now`` (default: the real
+    time) decides what is due; tests that drive schedules by a clock of their own pass it.
     """
-    now = utcnow()
+    now = now or utcnow()
     due = or_(
         and_(Job.status == JobStatus.PENDING, Job.run_at <= now),
         and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),

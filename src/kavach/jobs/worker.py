@@ -7,6 +7,7 @@ runs out. Handlers must therefore be idempotent (webhook receivers dedupe by eve
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kavach.jobs import queue, webhooks
 from kavach.jobs.models import JobStatus
+from kavach.store.base import utcnow
 from kavach.store.db import session_scope
 
 __all__ = ["Handler", "Worker", "WorkerStats", "default_handlers"]
@@ -40,12 +42,16 @@ class WorkerStats:
 def default_handlers(
     session_factory: sessionmaker[Session], client: httpx.Client, *, allow_private: bool = True
 ) -> dict[str, Handler]:
-    """The handlers ``kavach worker`` runs: webhook delivery with ``client``."""
+    """The handlers ``kavach worker`` runs: webhook delivery with ``client``, takedown checks
+    and notices (configured from the environment, ``kavach.takedown.settings``)."""
 
     def webhook(job: queue.ClaimedJob) -> None:
         webhooks.deliver(session_factory, client, job, allow_private=allow_private)
 
-    return {webhooks.WEBHOOK_JOB: webhook}
+    from kavach.takedown.jobs import lazy_handlers as takedown_handlers
+
+    # URL checks and notices; their parts (fetcher, GeoIP, SMTP) are made on the first such job.
+    return {webhooks.WEBHOOK_JOB: webhook, **takedown_handlers(session_factory)}
 
 
 @dataclass
@@ -60,6 +66,8 @@ class Worker:
     base_delay: float = 2.0
     max_delay: float = 3600.0
     stats: WorkerStats = field(default_factory=WorkerStats)
+    clock: Callable[[], dt.datetime] = utcnow
+    """What time it is when deciding which jobs are due (tests move a clock of their own)."""
 
     def run_once(self) -> int:
         """Claim and run one batch of due jobs; return how many were claimed."""
@@ -69,6 +77,7 @@ class Worker:
                 kinds=list(self.handlers),
                 limit=self.batch,
                 lease_seconds=self.lease_seconds,
+                now=self.clock(),
             )
         for job in jobs:
             self._run(job)

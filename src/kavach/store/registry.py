@@ -16,6 +16,7 @@ import kavach.jobs.models
 import kavach.reports.models
 import kavach.store.models
 import kavach.store.submissions
+import kavach.takedown.models
 from kavach.store.base import Base
 
 __all__ = ["metadata"]
@@ -31,6 +32,7 @@ _MODEL_MODULES = (
     kavach.cases.models,
     kavach.evidence.models,
     kavach.reports.models,
+    kavach.takedown.models,
 )
 
 metadata: MetaData = Base.metadata

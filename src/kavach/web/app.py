@@ -16,8 +16,9 @@ from kavach.config import Settings, get_settings
 from kavach.errors import ConfigurationError
 from kavach.store.db import make_engine, make_session_factory
 from kavach.store.migrate import current_revision, head_revision
+from kavach.takedown.settings import TakedownSettings, get_takedown_settings
 from kavach.web import auth
-from kavach.web.api import accounts, banks, health, lookup, submissions, webhooks
+from kavach.web.api import accounts, banks, blocklist, health, lookup, submissions, webhooks
 from kavach.web.errors import install_error_handlers
 from kavach.web.fastpath import LookupFastPath
 from kavach.web.indexes import IndexHolder
@@ -39,7 +40,11 @@ above, or log in at [/login](/login) for a session cookie.
 """
 
 
-def create_app(settings: Settings, service: ServiceSettings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    service: ServiceSettings | None = None,
+    takedown: TakedownSettings | None = None,
+) -> FastAPI:
     """A Kavach service app on ``settings``' database; nothing connects until it starts."""
     service = service or ServiceSettings()
     metrics = Metrics()
@@ -65,12 +70,18 @@ def create_app(settings: Settings, service: ServiceSettings | None = None) -> Fa
     )
     install_error_handlers(app)
     # Routes are matched in order: the hot paths (lookups, verdicts) go first.
-    for module in (lookup, submissions, banks, webhooks, accounts):
+    for module in (lookup, submissions, banks, webhooks, accounts, blocklist):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(auth.router)
     # The review console: pages under /console, its files under /static.
     install_console(app)
+    # Takedown: the public portal at /report, the analysts' board and statistics in the console.
+    from kavach.web import portal
+    from kavach.web import takedown as takedown_pages
+
+    portal.install(app, takedown or get_takedown_settings())
+    app.include_router(takedown_pages.router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -153,4 +164,4 @@ def _start(settings: Settings, service: ServiceSettings, metrics: Metrics) -> Ru
 
 def app_from_env() -> FastAPI:
     """The app configured from the environment (what ``kavach serve`` runs, per worker)."""
-    return create_app(get_settings(), get_service_settings())
+    return create_app(get_settings(), get_service_settings(), get_takedown_settings())
