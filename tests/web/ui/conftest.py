@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from sqlalchemy import Engine
 from kavach.auth.models import Role
 from kavach.auth.service import create_user
 from kavach.banks.service import ensure_organisation
+from kavach.evidence.store import Vault
 from kavach.store.db import make_session_factory, session_scope
 from kavach.store.pytest_fixtures import database_url, engine
 from tests.support.browser import browser, page
 from tests.web.helpers import make_app
 from tests.web.ui.client import TestClient
+from tests.web.ui.seed import Seeded, seed_case
 
 __all__ = ["PASSWORD", "browser", "database_url", "engine", "login", "page"]
 
@@ -54,12 +57,28 @@ def login(client: httpx.Client | TestClient, username: str) -> httpx.Response:
 
 
 @pytest.fixture(scope="module")
-def app(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    """The service app on this module's database, with the people above."""
+def vault(tmp_path_factory: pytest.TempPathFactory) -> Vault:
+    """An evidence vault with a fresh key (retention is off by default; these tests turn it on)."""
+    return Vault(Path(tmp_path_factory.mktemp("evidence")), secrets.token_bytes(32))
+
+
+@pytest.fixture(scope="module")
+def app(
+    database_url: str, engine: Engine, vault: Vault, tmp_path_factory: pytest.TempPathFactory
+) -> FastAPI:
+    """The service app on this module's database, with the people above and evidence kept."""
     with session_scope(make_session_factory(engine)) as session:
         for username, (org, role) in PEOPLE.items():
             create_user(session, ensure_organisation(session, org, "IN"), username, PASSWORD, role)
-    return make_app(database_url, Path(tmp_path_factory.mktemp("data")))
+    app = make_app(database_url, Path(tmp_path_factory.mktemp("data")))
+    app.state.evidence_vault = vault
+    return app
+
+
+@pytest.fixture(scope="module")
+def seeded(app: FastAPI, engine: Engine, vault: Vault) -> Seeded:
+    """A case to review in Org A."""
+    return seed_case(engine, vault)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""The console's read pages: dashboard and case list."""
+"""The console's read pages: dashboard, case list, a case."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from kavach.cases import service as case_service
-from kavach.cases.models import Case
+from kavach.cases.models import Case, CaseItem
 from kavach.web.ui import queries
 from kavach.web.ui.deps import ConsoleRoute, UserDep
 from kavach.web.ui.templating import CONSOLE, render
@@ -43,3 +44,30 @@ async def case_list(request: Request, user: UserDep) -> Response:
 
 def _cases(session: Session, organisation_id: int) -> list[Case]:
     return case_service.list_cases(session, organisation_id=organisation_id, limit=200)
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    """What a case's page shows (the template's typed context)."""
+
+    case: Case
+    items: list[CaseItem]
+    counts: dict[str, int]
+    details: dict[str, Any]
+
+
+def _case_page(session: Session, organisation_id: int, case_id: int) -> CasePage:
+    case = case_service.get_case(session, case_id, organisation_id=organisation_id)
+    return CasePage(
+        case=case,
+        items=list(case_service.case_items(session, case)),
+        counts=case_service.item_counts(session, case),
+        details=dict(case.details),
+    )
+
+
+@router.get("/cases/{case_id}")
+async def case_page(request: Request, case_id: int, user: UserDep) -> Response:
+    """A case: its items (state, decision, viewed flag) and details; reports on their tab."""
+    page = await in_session(request, _case_page, user.organisation_id, case_id)
+    return render(request, "case.html", {"page": page, "tab": "items"})
