@@ -112,7 +112,8 @@ class AddressPolicy:
                 raise BlockedAddressError(f"refused to fetch from {ip}: a scoped address")
             inner = _embedded_ipv4(ip)
             if inner is not None:
-                candidates.append(inner)
+                # The packet ends at the IPv4 address inside: that is what is checked.
+                candidates = [inner]
         for candidate in candidates:
             reason = self._refusal(candidate)
             if reason is not None:
