@@ -54,6 +54,9 @@ def _register() -> None:
     from kavach.cli import apikey as apikey_cli
 
     apikey_cli.register(app)
+    from kavach.cli import exchange as exchange_cli
+
+    exchange_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,10 +48,16 @@ def default_handlers(
     def webhook(job: queue.ClaimedJob) -> None:
         webhooks.deliver(session_factory, client, job, allow_private=allow_private)
 
+    from kavach.exchange.jobs import handlers as exchange_handlers
     from kavach.takedown.jobs import lazy_handlers as takedown_handlers
 
     # URL checks and notices; their parts (fetcher, GeoIP, SMTP) are made on the first such job.
-    return {webhooks.WEBHOOK_JOB: webhook, **takedown_handlers(session_factory)}
+    # Exchange: the periodic sync of every peer and referral delivery (node key read lazily).
+    return {
+        webhooks.WEBHOOK_JOB: webhook,
+        **takedown_handlers(session_factory),
+        **exchange_handlers(session_factory, client),
+    }
 
 
 @dataclass

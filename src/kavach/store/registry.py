@@ -12,6 +12,7 @@ import kavach.auth.models
 import kavach.banks.models
 import kavach.cases.models
 import kavach.evidence.models
+import kavach.exchange.models
 import kavach.jobs.models
 import kavach.reports.models
 import kavach.store.models
@@ -28,6 +29,7 @@ _MODEL_MODULES = (
     kavach.auth.models,
     kavach.jobs.models,
     kavach.store.submissions,
+    kavach.exchange.models,
     kavach.audit,
     kavach.cases.models,
     kavach.evidence.models,

@@ -74,6 +74,10 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(auth.router)
+    # Node-to-node exchange: signed requests from peers, its own prefix (docs/exchange.md).
+    from kavach.web.api import exchange as exchange_api
+
+    app.include_router(exchange_api.router)
     # The review console: pages under /console, its files under /static.
     install_console(app)
     # Takedown: the public portal at /report, the analysts' board and statistics in the console.

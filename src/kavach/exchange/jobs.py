@@ -1,0 +1,102 @@
+"""Exchange work for ``kavach worker``: the periodic sync of every peer, and referral delivery.
+
+The sync is a job that reschedules itself (``KAVACH_EXCHANGE_INTERVAL`` seconds later, default
+300): ``kavach exchange peer add`` enqueues the first one. Handlers never raise for a peer's
+fault (that is recorded on the peer), so the schedule survives unreachable peers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kavach.config import get_settings
+from kavach.errors import ConfigurationError, NotFoundError
+from kavach.exchange import referrals
+from kavach.exchange.identity import NodeIdentity, load_identity
+from kavach.exchange.sync import sync_all
+from kavach.jobs.models import Job, JobStatus
+from kavach.jobs.queue import ClaimedJob, enqueue
+from kavach.store.base import utcnow
+from kavach.store.db import session_scope
+
+__all__ = ["SYNC_JOB", "handlers", "schedule_sync", "sync_interval"]
+
+log = logging.getLogger(__name__)
+
+SYNC_JOB = "exchange.sync"
+Handler = Callable[[ClaimedJob], None]
+
+
+def sync_interval() -> float:
+    """Seconds between syncs (``KAVACH_EXCHANGE_INTERVAL``, default 300)."""
+    raw = os.environ.get("KAVACH_EXCHANGE_INTERVAL", "").strip()
+    try:
+        value = float(raw) if raw else 300.0
+    except ValueError:
+        raise ConfigurationError("KAVACH_EXCHANGE_INTERVAL must be a number of seconds") from None
+    if value <= 0:
+        raise ConfigurationError("KAVACH_EXCHANGE_INTERVAL must be positive")
+    return value
+
+
+def schedule_sync(session: Session, *, delay: float = 0.0) -> None:
+    """Make sure one sync job is waiting (none is added when one is already pending)."""
+    waiting = session.scalar(
+        select(Job.id).where(Job.kind == SYNC_JOB, Job.status == JobStatus.PENDING).limit(1)
+    )
+    if waiting is None:
+        enqueue(session, SYNC_JOB, {}, run_at=utcnow() + dt.timedelta(seconds=delay))
+
+
+def handlers(
+    factory: sessionmaker[Session], client: httpx.Client, data_dir: Path | None = None
+) -> dict[str, Handler]:
+    """The exchange job handlers; a node without an identity skips exchange jobs."""
+    cached: list[NodeIdentity] = []
+
+    def identity() -> NodeIdentity | None:
+        if not cached:
+            try:
+                cached.append(load_identity(data_dir or get_settings().data_dir))
+            except NotFoundError:
+                return None
+        return cached[0]
+
+    def sync(job: ClaimedJob) -> None:
+        me = identity()
+        try:
+            if me is not None:
+                for report in sync_all(factory, client, me):
+                    if not report.ok:
+                        log.warning(
+                            "exchange sync of %s: %s", report.peer, report.errors + report.alarms
+                        )
+        finally:
+            with session_scope(factory) as session:
+                schedule_sync(session, delay=sync_interval())
+
+    def send(job: ClaimedJob) -> None:
+        me = identity()
+        if me is None:
+            raise NotFoundError("this node has no exchange identity")
+        with session_scope(factory) as session:
+            referrals.deliver_referral(session, client, me, int(job.payload["referral_id"]))
+
+    def status(job: ClaimedJob) -> None:
+        me = identity()
+        if me is None:
+            raise NotFoundError("this node has no exchange identity")
+        with session_scope(factory) as session:
+            referrals.deliver_status(
+                session, client, me, int(job.payload["referral_id"]), int(job.payload["index"])
+            )
+
+    return {SYNC_JOB: sync, referrals.SEND_JOB: send, referrals.STATUS_JOB: status}
