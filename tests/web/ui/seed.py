@@ -12,6 +12,7 @@ from kavach.banks.service import create_bank, ensure_organisation
 from kavach.cases import review, service
 from kavach.evidence.store import Vault, store
 from kavach.store.db import make_session_factory, session_scope
+from tests.reports.helpers import DETAILS
 from tests.web.helpers import jpeg
 
 
@@ -39,7 +40,7 @@ def seed_case(engine: Engine, vault: Vault, *, org: str = "Org A", tag: str = "a
             source="api",
             title="Upload matched a listed image",
             name=f"upload-{tag}",
-            details={"incident": {"platform": "ExampleChat", "description": "A listed image."}},
+            details=DETAILS,
         )
         ids = []
         # Lower distance and a more severe label rank first: item 0 is reviewed first.
@@ -68,8 +69,13 @@ def seed_case(engine: Engine, vault: Vault, *, org: str = "Org A", tag: str = "a
         return Seeded(case.id, case.name, ids, bank.name)
 
 
-def user_id(engine: Engine, username: str) -> int:
+def confirm(
+    engine: Engine, item_ids: list[int], graders: tuple[str, str] = ("alice", "bob")
+) -> None:
+    """Two reviewers grade ``item_ids`` alike (industry A2) through the review service."""
     with session_scope(make_session_factory(engine)) as session:
-        found = session.scalar(select(User.id).where(User.username == username))
-        assert found is not None
-        return found
+        users = [session.scalars(select(User).where(User.username == u)).one() for u in graders]
+        for item_id in item_ids:
+            item = service.get_item(session, item_id)
+            for user in users:
+                review.grade(session, item, user, scheme="industry", value="A2")

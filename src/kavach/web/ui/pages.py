@@ -16,7 +16,7 @@ from kavach.web.ui.deps import ConsoleRoute, UserDep
 from kavach.web.ui.templating import CONSOLE, render
 from kavach.web.ui.work import in_session
 
-__all__ = ["router"]
+__all__ = ["CasePage", "case_page_data", "router"]
 
 router = APIRouter(prefix=CONSOLE, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -56,7 +56,8 @@ class CasePage:
     details: dict[str, Any]
 
 
-def _case_page(session: Session, organisation_id: int, case_id: int) -> CasePage:
+def case_page_data(session: Session, organisation_id: int, case_id: int) -> CasePage:
+    """A case of ``organisation_id`` with its items (reviews loaded) and counts."""
     case = case_service.get_case(session, case_id, organisation_id=organisation_id)
     return CasePage(
         case=case,
@@ -69,5 +70,5 @@ def _case_page(session: Session, organisation_id: int, case_id: int) -> CasePage
 @router.get("/cases/{case_id}")
 async def case_page(request: Request, case_id: int, user: UserDep) -> Response:
     """A case: its items (state, decision, viewed flag) and details; reports on their tab."""
-    page = await in_session(request, _case_page, user.organisation_id, case_id)
+    page = await in_session(request, case_page_data, user.organisation_id, case_id)
     return render(request, "case.html", {"page": page, "tab": "items"})
