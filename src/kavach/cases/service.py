@@ -246,7 +246,7 @@ def find_case(session: Session, ref: str, *, organisation_id: int | None = None)
         stmt = stmt.where(Case.organisation_id == organisation_id)
     found = list(session.scalars(stmt.limit(2)))
     if not found:
-        raise NotFoundError(f"no case with id or name {ref!r}; see `kavach case list`")
+        raise NotFoundError(f"no case with id or name {ref!r}; see `kavach report cases`")
     if len(found) > 1:
         raise InputError(f"two organisations have a case called {ref!r}; give its id")
     return found[0]

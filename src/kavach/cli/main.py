@@ -54,9 +54,12 @@ def _register() -> None:
     from kavach.cli import apikey as apikey_cli
 
     apikey_cli.register(app)
-    from kavach.cli import exchange as exchange_cli
+    from kavach.cli import report as report_cli
 
-    exchange_cli.register(app)
+    report_cli.register(app)
+    from kavach.cli import audit as audit_cli
+
+    audit_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,6 +135,15 @@ def scan_command(
         int, typer.Option(min=0, help="Zips inside zips opened this deep (0: no zips opened).")
     ] = _DEFAULT_LIMITS.max_depth,
     case_number: Annotated[str, typer.Option(help="Case number for the VICS case file.")] = "",
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case", help="Open (or add to) a review case of this name with the matches."
+        ),
+    ] = None,
+    case_org: Annotated[
+        str, typer.Option(help="Organisation the --case belongs to (created if new).")
+    ] = "local",
     vics_flavour: Annotated[
         str, typer.Option(help="VICS flavour of the case file: Default, US, UK, CUSTOM.")
     ] = "US",
@@ -212,7 +221,31 @@ def scan_command(
     if html is not None:
         write_atomically(html, html_summary(summary))
     _report(summary, time.monotonic() - started)
+    if case is not None:
+        _open_case(summary, case, case_org)
     raise typer.Exit(summary.exit_code)
+
+
+def _open_case(summary: ScanSummary, name: str, organisation: str) -> None:
+    import getpass
+
+    from kavach.banks.service import ensure_organisation
+    from kavach.cases.intake import case_from_scan
+    from kavach.cli.db import database_session
+
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        actor = "cli"
+    with database_session() as session:
+        org = ensure_organisation(session, organisation)
+        opened, added = case_from_scan(
+            session, summary, name=name, organisation_id=org.id, actor=actor
+        )
+        sys.stderr.write(
+            f"kavach: case {opened.name} (id {opened.id}): {len(added)} matched file(s) added "
+            "for review\n"
+        )
 
 
 def _stdout_writer(jsonl: bool, *, show_matches: bool) -> Callable[[ScanRecord], None] | None:
