@@ -54,6 +54,12 @@ def _register() -> None:
     from kavach.cli import apikey as apikey_cli
 
     apikey_cli.register(app)
+    from kavach.cli import blocklist as blocklist_cli
+    from kavach.cli import stats as stats_cli
+    from kavach.cli import takedown as takedown_cli
+
+    for module in (blocklist_cli, stats_cli, takedown_cli):
+        module.register(app)
     from kavach.cli import report as report_cli
 
     report_cli.register(app)
