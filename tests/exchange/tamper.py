@@ -14,6 +14,7 @@ class Tamper(httpx.BaseTransport):
         self.inner = inner
         self.change: Callable[[bytes], bytes] | None = None
         self.fail_after: int | None = None
+        self.before: Callable[[httpx.Request], None] | None = None
         self.pages = 0
 
     def close(self) -> None:
@@ -24,6 +25,8 @@ class Tamper(httpx.BaseTransport):
         if is_page:
             if self.fail_after is not None and self.pages >= self.fail_after:
                 raise httpx.ConnectError("peer went away (test)", request=request)
+            if self.before is not None:
+                self.before(request)
             self.pages += 1
         response = self.inner.handle_request(request)
         if not is_page or self.change is None:

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, func, select
 
 from kavach.audit import AuditRecord
 from kavach.banks.models import Bank, BankEntry
 from kavach.banks.service import get_bank, retract_entries
 from kavach.exchange import canonical, feeds, merkle, referrals
 from kavach.exchange.client import signed_get
-from kavach.exchange.models import Alarm, FeedLeaf, FeedNode, FeedPublished, FeedState, Peer
+from kavach.exchange.models import Alarm, Peer
 from kavach.exchange.peers import clear_alarms, get_peer
 from kavach.exchange.sync import FeedRefusedError, sync_peer, verify_page
 from kavach.exchange.vouching import pending, vouch_locally
@@ -26,6 +26,7 @@ from kavach.match.matcher import Matcher, Query
 from kavach.signals.types import SignalType
 from kavach.store.db import make_engine, session_scope
 from kavach.store.testing import sqlite_database
+from tests.exchange.feedtools import rewrite_history
 from tests.exchange.nodes import Node, make_node, md5_of, register_peer, shared_bank
 from tests.exchange.tamper import Tamper
 from tests.web.helpers import live_server, make_app
@@ -231,15 +232,7 @@ def test_a_rewritten_history_halts_the_peer_with_an_alarm(pair: Pair) -> None:
     assert sync_peer(pair.b.factory, pair.client, pair.b.identity, "a").ok
     # A's operator rewrites the feed: same size, different past entries, freshly signed.
     with session_scope(pair.a.factory) as session:
-        bank = get_bank(session, "history")
-        for table in (FeedLeaf, FeedNode):
-            session.execute(delete(table).where(table.bank_id == bank.id))
-        session.execute(delete(FeedState).where(FeedState.bank_id == bank.id))
-        session.execute(delete(FeedPublished))
-        session.execute(delete(BankEntry).where(BankEntry.bank_id == bank.id))
-        from tests.exchange.nodes import add_records
-
-        add_records(session, bank, [md5_of(i) for i in range(300, 306)])
+        rewrite_history(session, "history", [md5_of(i) for i in range(300, 306)])
     report = sync_peer(pair.b.factory, pair.client, pair.b.identity, "a")
     assert not report.ok
     assert "history_rewritten" in report.alarms[0]

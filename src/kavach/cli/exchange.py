@@ -337,3 +337,52 @@ def referral_status(
     with database_session() as session:
         set_status(session, _identity(), uid, status, note=note, actor="cli")
     typer.echo(f"{uid}: {status}")
+
+
+@ncmec_app.command("poll")
+def ncmec_poll(
+    bank: Annotated[str, typer.Argument(help="The bank NCMEC's entries go into.")],
+    url: Annotated[str, typer.Option(help="API base URL (the part before /v2/entries).")],
+    start: Annotated[
+        str, typer.Option(help="First time to read when the bank has no checkpoint (ISO 8601).")
+    ],
+    username_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API user name.")
+    ] = "KAVACH_NCMEC_USERNAME",
+    password_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API password.")
+    ] = "KAVACH_NCMEC_PASSWORD",  # noqa: S107 (the name of a variable, not a secret)
+    window_hours: Annotated[float, typer.Option(min=0.01, help="Hours per time range.")] = 24.0,
+    timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
+) -> None:
+    """Read NCMEC entries and deletions into a bank, checkpointing after each whole range."""
+    import datetime as dt
+    import os
+
+    import httpx
+
+    from kavach.exchange.ncmec import NcmecConnector
+
+    try:
+        first = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError("--start must be an ISO 8601 time, e.g. 2024-05-01T00:00:00Z") from None
+    if first.tzinfo is None:
+        first = first.replace(tzinfo=dt.UTC)
+    user, password = os.environ.get(username_env, ""), os.environ.get(password_env, "")
+    auth = httpx.BasicAuth(user, password) if user else None
+    with (
+        httpx.Client(timeout=timeout, auth=auth, follow_redirects=False) as client,
+        _factory() as factory,
+    ):
+        connector = NcmecConnector(client, url, window=dt.timedelta(hours=window_hours))
+        report = connector.poll(factory, bank, start=first)
+    typer.echo(
+        f"{report.ranges} range(s), {report.pages} page(s): {report.added} added, "
+        f"{report.updated} updated, {report.retracted} retracted, "
+        f"{report.record_errors} bad records; checkpoint {report.checkpoint}"
+    )
+    for line in report.errors:
+        typer.echo(f"error: {line}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
