@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from kavach.cases import service
 from kavach.cases.models import Case, CaseItem
-from kavach.errors import ConflictError
+from kavach.errors import ConflictError, KavachError
 from kavach.match.models import Match
 from kavach.scan.results import ScanRecord, ScanSummary, split_path
 
-__all__ = ["case_from_scan", "match_dict"]
+__all__ = ["case_from_scan", "case_from_verdict", "match_dict"]
 
 
 def match_dict(match: Match) -> dict[str, Any]:
@@ -100,3 +100,51 @@ def case_from_scan(
 def _hashes(record: ScanRecord) -> dict[str, str]:
     found = {"md5": record.md5, "sha1": record.sha1, "sha256": record.sha256, "pdq": record.pdq}
     return {k: v for k, v in found.items() if v}
+
+
+def case_from_verdict(
+    session: Session,
+    *,
+    organisation_id: int,
+    submission_id: int,
+    content_id: str,
+    hashes: dict[str, list[str]],
+    matches: list[Match],
+    metadata: dict[str, Any],
+    actor: str,
+) -> Case:
+    """Open a case for content a platform submitted that matched, with the content as its item.
+
+    ``metadata`` is the platform's; ``incident`` and ``reported_person`` in it become the case's
+    details (what reports need), the rest stays with the item (file name, upload time, IP...).
+    """
+    own: dict[str, str] = {}
+    for name, values in hashes.items():
+        for value in values:
+            try:
+                own.setdefault(name, service.check_hash(name, value))
+            except KavachError:
+                continue  # a placeholder (PhotoDNA is not computed here) or a bad value
+    details: dict[str, Any] = {
+        k: metadata[k] for k in ("incident", "reported_person") if k in metadata
+    }
+    attributes = {k: v for k, v in metadata.items() if k not in details}
+    case = service.open_case(
+        session,
+        organisation_id=organisation_id,
+        source="api",
+        title=f"Submission {content_id}"[:300],
+        details=details,
+        actor=actor,
+    )
+    service.add_item(
+        session,
+        case,
+        kind="file" if own else "hashes",
+        hashes=own or None,
+        url=None,
+        matches=[match_dict(m) for m in matches],
+        metadata={**attributes, "content_id": content_id, "submission_id": submission_id},
+        actor=actor,
+    )
+    return case

@@ -39,6 +39,7 @@ from kavach.store.base import utcnow
 __all__ = [
     "add_item",
     "case_items",
+    "check_hash",
     "close_case",
     "content_key",
     "find_case",
@@ -205,14 +206,16 @@ def _trust(session: Session, matches: list[dict[str, Any]]) -> dict[str, int]:
     return {name: SOURCE_TRUST.get(str(source), 1) for name, source in rows}
 
 
+def check_hash(name: str, text: str) -> str:
+    """``text`` as the canonical form of a ``name`` hash, or InvalidHashError."""
+    st = SignalType.parse(name)
+    if not isinstance(text, str):
+        raise InputError(f"the {st.value} hash must be text")
+    return format_hash(st, parse_hash(st, text))
+
+
 def _clean_hashes(hashes: dict[str, str]) -> dict[str, str]:
-    clean: dict[str, str] = {}
-    for name, text in hashes.items():
-        st = SignalType.parse(name)
-        if not isinstance(text, str):
-            raise InputError(f"the {st.value} hash must be text")
-        clean[st.value] = format_hash(st, parse_hash(st, text))
-    return clean
+    return {SignalType.parse(name).value: check_hash(name, text) for name, text in hashes.items()}
 
 
 def _prior_decision(session: Session, organisation_id: int, key: str) -> CaseItem | None:
