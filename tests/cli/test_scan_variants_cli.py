@@ -43,9 +43,10 @@ def test_scan_finds_a_mirrored_copy_and_names_the_variant(
     assert "(dihedral:" in stdout
     code, _, _ = run(capsys, "scan", str(device), "-b", "hotline", "-j", "1", "--variants", "none")
     assert code == 0
-    # Off by default for now (their lookups cost scan speed; docs/robustness.md).
-    code, _, _ = run(capsys, "scan", str(device), "-b", "hotline", "-j", "1")
-    assert code == 0
+    # On by default (docs/robustness.md).
+    code, stdout, _ = run(capsys, "scan", str(device), "-b", "hotline", "-j", "1")
+    assert code == 1
+    assert "(dihedral:" in stdout
 
 
 def test_scan_refuses_an_unknown_variant(
@@ -54,3 +55,45 @@ def test_scan_refuses_an_unknown_variant(
     code, _, err = run(capsys, "scan", str(tmp_path), "-b", "hotline", "--variants", "blur")
     assert code == 2
     assert "unknown variant 'blur'" in err
+
+
+def test_a_bank_refusing_variants_is_not_matched_through_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, hotline: Path
+) -> None:
+    device = tmp_path / "device"
+    device.mkdir()
+    (device / "mirrored.jpg").write_bytes(_mirrored(SEEDS[0]))
+    code, stdout, err = run(capsys, "bank", "variants", "hotline", "trim,crop")
+    assert code == 0, err
+    assert "accepts variants: crop, trim" in stdout
+    code, stdout, _ = run(capsys, "bank", "show", "hotline")
+    assert "crop,trim" in stdout
+    code, _, _ = run(capsys, "scan", str(device), "-b", "hotline", "-j", "1")
+    assert code == 0  # found only by a flip, which this bank does not accept
+    code, _, err = run(capsys, "bank", "variants", "hotline", "blur")
+    assert code == 2
+    assert "unknown variant 'blur'" in err
+    code, stdout, _ = run(capsys, "bank", "variants", "hotline", "default")
+    assert "accepts variants: default" in stdout
+    code, _, _ = run(capsys, "scan", str(device), "-b", "hotline", "-j", "1")
+    assert code == 1
+
+
+def test_match_hashes_a_file_with_the_variants(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, hotline: Path
+) -> None:
+    image = tmp_path / "mirrored.jpg"
+    image.write_bytes(_mirrored(SEEDS[0]))
+    code, stdout, err = run(capsys, "match", "--media", str(image), "-b", "hotline")
+    assert code == 1, err
+    [result] = json.loads(stdout)
+    assert result["query"] == str(image)
+    [match] = [m for m in result["matches"] if m["signal_type"] == "pdq"]
+    assert match["variant"].startswith("dihedral:")
+    code, _, _ = run(capsys, "match", "-m", str(image), "-b", "hotline", "--variants", "none")
+    assert code == 0
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code, _, err = run(capsys, "match", "--media", str(broken), "-b", "hotline")
+    assert code == 2
+    assert "broken.jpg" in err

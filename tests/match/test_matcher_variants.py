@@ -7,8 +7,9 @@ import io
 from PIL import Image, ImageOps
 from sqlalchemy.orm import Session, sessionmaker
 
+from kavach.banks.service import get_bank, set_bank_variants
 from kavach.hashing import HashOptions, hash_bytes
-from kavach.match import Matcher, MatchPolicy
+from kavach.match import Matcher, MatchPolicy, Query
 from kavach.signals.pdq import hamming, hash_from_hex
 from kavach.signals.types import SignalType
 from kavach.signals.variants import ALL_VARIANTS, variant_family
@@ -85,3 +86,56 @@ def test_distinct_images_do_not_match_through_variants(factory: sessionmaker[Ses
         for e in (ImageOps.mirror, _letterbox)
     ]
     assert matcher.match_records(others) == [[] for _ in others]
+
+
+def test_a_bank_can_accept_fewer_variants(factory: sessionmaker[Session]) -> None:
+    _setup(factory)
+    mirrored = hash_bytes(_edited(SEEDS[0], ImageOps.mirror), VARIANTS)
+    boxed = hash_bytes(_edited(SEEDS[1], _letterbox), VARIANTS)
+    matcher = Matcher(factory, ["hotline"])  # the default policy: every family
+    assert [len(found) for found in matcher.match_records([mirrored, boxed])] == [1, 1]
+    with factory.begin() as session:
+        bank = get_bank(session, "hotline")
+        assert set_bank_variants(session, bank, "trim") == frozenset({"trim"})
+    # A running matcher picks the bank's setting up on its next refresh.
+    matcher.refresh()
+    flip, trim = matcher.match_records([mirrored, boxed])
+    assert flip == []
+    assert [variant_family(m.variant or "") for m in trim] == ["trim"]
+    with factory.begin() as session:
+        set_bank_variants(session, get_bank(session, "hotline"), "none")
+    fresh = Matcher(factory, ["hotline"])
+    assert fresh.match_records([mirrored, boxed]) == [[], []]
+    # The file's own hash always matches, whatever the bank says of variants.
+    assert len(fresh.match_record(hash_bytes(image_bytes(SEEDS[2], 70), VARIANTS))) == 1
+
+
+def _flip_bits(value: bytes, count: int) -> bytes:
+    as_int = int.from_bytes(value, "big") ^ ((1 << count) - 1)
+    return as_int.to_bytes(len(value), "big")
+
+
+def test_guessed_variants_match_at_the_tighter_guess_threshold(
+    factory: sessionmaker[Session],
+) -> None:
+    _setup(factory)
+    listed = bytes.fromhex(hash_bytes(image_bytes(SEEDS[0], 95)).pdq or "")
+    assert MatchPolicy().guess_threshold == MatchPolicy().threshold  # no recall lost by default
+    policy = MatchPolicy(guess_threshold=23)
+    between = _flip_bits(listed, policy.guess_threshold + 2)  # over the guess threshold only
+    matcher = Matcher(factory, ["hotline"], policy)
+    found = matcher.match(
+        [
+            [Query(SignalType.PDQ, between, 90, variant="original")],
+            [Query(SignalType.PDQ, between, 90, variant="trimmed")],
+            [Query(SignalType.PDQ, between, 90, variant="dihedral:rot90")],
+            [Query(SignalType.PDQ, between, 90, variant="crop:c4")],
+            [Query(SignalType.PDQ, between, 90, variant="rotate:+3")],
+        ]
+    )
+    assert [[m.distance for m in f] for f in found] == [[policy.guess_threshold + 2]] * 3 + [[]] * 2
+    near = _flip_bits(listed, policy.guess_threshold)
+    [[guess]] = matcher.match([[Query(SignalType.PDQ, near, 90, variant="crop:c4")]])
+    assert (guess.variant, guess.distance) == ("crop:c4", policy.guess_threshold)
+    loose = Matcher(factory, ["hotline"], MatchPolicy())
+    assert len(loose.match([[Query(SignalType.PDQ, between, 90, variant="crop:c4")]])[0]) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image, ImageOps
 from sqlalchemy import Engine, func, select
 
 from kavach.auth.models import Role
@@ -149,6 +151,17 @@ def test_lookup_exact_and_near_and_submission_records_a_match(
     [pdq] = [m for m in recorded["matches"] if m["signal_type"] == "pdq"]
     assert pdq["variant"] == "original"
     assert pdq["query_value"] == verdict["hashes"]["pdq"][0]
+    # An upload is looked up with its query-side variants; the verdict keeps the file's own hash.
+    flipped = client.post(
+        "/api/v1/submissions/upload",
+        files={"file": ("m.jpg", _mirror(jpeg(11)))},
+        data={"content_id": "c-43", "banks": bank},
+        headers=auth(platform),
+    ).json()
+    [pdq] = [m for m in flipped["matches"] if m["signal_type"] == "pdq"]
+    assert pdq["variant"].startswith("dihedral:")
+    assert len(flipped["hashes"]["pdq"]) == 1
+    assert pdq["query_value"] != flipped["hashes"]["pdq"][0]
     listed = client.get("/api/v1/matches?content_id=c-42", headers=auth(platform)).json()
     metrics = client.get("/metrics").text
     assert 'route="/api/v1/lookup",status="200"' in metrics
@@ -414,3 +427,10 @@ def test_readyz_says_what_is_wrong(server: LiveServer, client: httpx.Client) -> 
     assert "database" in down.json()["detail"]
     assert client.get("/healthz").status_code == 200  # alive, just not ready
     assert client.get("/readyz").status_code == 200
+
+
+def _mirror(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        ImageOps.mirror(image.convert("RGB")).save(out, "JPEG", quality=90)
+        return out.getvalue()

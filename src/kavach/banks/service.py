@@ -152,6 +152,19 @@ def create_bank(
     return bank
 
 
+def set_bank_variants(session: Session, bank: Bank, text: str | None) -> frozenset[str] | None:
+    """Set which query-side PDQ variant families ``bank`` accepts (``None`` or ``"default"``:
+    whatever the matching policy looks up); returns the stored setting, parsed."""
+    from kavach.signals.variants import bank_variants, parse_variants
+
+    if text is None or text.strip().lower() == "default":
+        bank.variants = None
+    else:
+        bank.variants = ",".join(sorted(parse_variants(text))) or "none"
+    session.flush()
+    return bank_variants(bank.variants)
+
+
 def get_bank(session: Session, name: str) -> Bank:
     """The bank called ``name``, or NotFoundError."""
     bank = session.scalars(select(Bank).where(Bank.name == name)).one_or_none()
@@ -505,10 +518,6 @@ class _Writer:
         self.reinstate = reinstate
         self.assessor = assessor
         self.version = _bump_version(session, bank)
-        # New entries of a bank with a vouching rule wait for review until the exchange's
-        # vouching check (kavach.exchange.vouching) finds them vouched for: fail closed.
-        members, countries = bank.vouching_rule()
-        self.acts = members <= 1 and countries <= 1
         self.stats = ChangeStats()
         self.pending: dict[tuple[SignalType, bytes], _Pending] = {}
 
@@ -668,7 +677,6 @@ class _Writer:
                 "import_id": self.import_id,
                 "changed_version": self.version,
                 "payload": pending[(st, value)].payload,
-                "acts": self.acts,
             }
             for st, value in keys
         ]

@@ -103,7 +103,9 @@ def list_command() -> None:
 def show_command(name: Annotated[str, typer.Argument(help="Bank name.")]) -> None:
     """Show one bank: settings, counts by signal type."""
     with database_session() as session:
-        s = service.bank_summary(session, service.get_bank(session, name))
+        bank = service.get_bank(session, name)
+        s = service.bank_summary(session, bank)
+        variants = bank.variants or "default (all the policy looks up)"
     table = Table(title=f"Bank {s.name}", show_header=False)
     table.add_column("field")
     table.add_column("value")
@@ -113,6 +115,7 @@ def show_command(name: Annotated[str, typer.Argument(help="Bank name.")]) -> Non
         ("sharing", s.sharing.value + (f" ({', '.join(s.members)})" if s.members else "")),
         ("description", s.description),
         ("version", str(s.version)),
+        ("variants", variants),
         ("entries", f"{s.entries:,}"),
         ("retracted", f"{s.retracted:,}"),
         *((f"  {st}", f"{n:,}") for st, n in s.by_signal_type.items()),
@@ -122,6 +125,25 @@ def show_command(name: Annotated[str, typer.Argument(help="Bank name.")]) -> Non
     for field, value in rows:
         table.add_row(field, value)
     Console().print(table)
+
+
+@bank_app.command("variants")
+def variants_command(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    families: Annotated[
+        str,
+        typer.Argument(
+            help="dihedral,trim,crop,rotate (any of them), all, none, or default: whatever the "
+            "matching policy looks up."
+        ),
+    ],
+) -> None:
+    """Choose which query-side PDQ variants may match this bank (docs/robustness.md)."""
+    with database_session() as session:
+        bank = service.get_bank(session, name)
+        accepted = service.set_bank_variants(session, bank, families)
+    shown = "default" if accepted is None else (", ".join(sorted(accepted)) or "none")
+    typer.echo(f"bank {name} accepts variants: {shown}")
 
 
 @bank_app.command("import")

@@ -15,10 +15,11 @@ import typer
 from pydantic import BaseModel
 
 from kavach.cli.scan import open_matcher
-from kavach.errors import InputError, InvalidHashError
+from kavach.errors import InputError, InvalidHashError, MediaError
 from kavach.match.models import Match, MatchPolicy
-from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
+from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from kavach.signals.types import SignalType, parse_hash
+from kavach.signals.variants import parse_variants
 
 if TYPE_CHECKING:
     from kavach.match import Query
@@ -66,6 +67,21 @@ def match_command(
             help="A video's vPDQ file (frame,quality,hash,timestamp lines) to match (repeat).",
         ),
     ] = None,
+    media: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--media",
+            "-m",
+            help="An image or video to hash and match, with the query-side variants (repeat).",
+        ),
+    ] = None,
+    variants: Annotated[
+        str,
+        typer.Option(
+            help="Variants looked up for --media: dihedral,trim,crop,rotate, all, none or "
+            "default (docs/robustness.md)."
+        ),
+    ] = "default",
     bank: Annotated[
         list[str] | None,
         typer.Option("--bank", "-b", help="Bank to search (repeat; default: all)."),
@@ -83,14 +99,19 @@ def match_command(
     texts = list(hashes or [])
     if file is not None:
         texts.extend(_read_lines(file))
-    if not texts and not vpdq:
-        raise InputError("no hashes given; pass them as arguments, with --file or --vpdq")
+    if not texts and not vpdq and not media:
+        raise InputError("no hashes given; pass them as arguments, with --file, --vpdq or --media")
+    families = parse_variants(variants)
     items = [_parse(text, default) for text in texts]
     for video_file in vpdq or []:
         texts.append(str(video_file))
         items.append([_read_video(video_file)])
-    # A query hash has no quality to check: the person asking vouches for it.
-    policy = MatchPolicy(threshold=threshold, min_quality=0)
+    for path in media or []:
+        texts.append(str(path))
+        items.append(_hash_media(path, families))
+    # A query hash has no quality to check: the person asking vouches for it (a --media file's
+    # PDQ hashes were checked against the quality floor when it was hashed).
+    policy = MatchPolicy(threshold=threshold, min_quality=0, variants=tuple(families))
     with open_matcher(bank, policy) as matcher:
         found = matcher.match(items)
     results = [
@@ -128,6 +149,20 @@ def _read_lines(file: Path) -> list[str]:
                         "(`kavach bank import`) or split it"
                     )
     return lines
+
+
+def _hash_media(path: Path, families: frozenset[str]) -> list[Query]:
+    from kavach.hashing import HashOptions, hash_file
+    from kavach.match.matcher import record_queries
+
+    record = hash_file(path, HashOptions(variants=families))
+    if record.error is not None:
+        raise MediaError(f"{path}: {record.error.message}")
+    return [
+        q
+        for q in record_queries(record, families)
+        if q.signal_type is not SignalType.PDQ or (q.quality or 0) >= PDQ_MIN_QUALITY
+    ]
 
 
 def _read_video(file: Path) -> Query:

@@ -40,13 +40,13 @@ from kavach.index import ExactIndex, PDQIndex
 from kavach.match.models import Match, MatchLabel, MatchPolicy
 from kavach.signals.pdq import PDQ_MIN_QUALITY
 from kavach.signals.types import SignalType, format_hash, video_key
-from kavach.signals.variants import variant_family
+from kavach.signals.variants import GUESSED_VARIANTS, bank_variants, variant_family
 
 if TYPE_CHECKING:
     from kavach.match.video import VideoIndex
     from kavach.signals.vpdq import VideoHash
 
-__all__ = ["MATCHED_SIGNALS", "Matcher", "Query"]
+__all__ = ["MATCHED_SIGNALS", "Matcher", "Query", "record_queries"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class _BankIndexes:
     indexes: dict[SignalType, PDQIndex | ExactIndex] = field(default_factory=dict)
     videos: VideoIndex | None = None
     """Listed videos by entry id; None until the first vpdq entry is seen."""
+    variants: frozenset[str] | None = None
+    """The PDQ variant families the bank accepts (None: whatever the policy looks up)."""
 
     def index(self, st: SignalType) -> PDQIndex | ExactIndex:
         found = self.indexes.get(st)
@@ -177,7 +179,7 @@ class Matcher:
             return
         with self._factory() as session:
             rows = session.execute(
-                select(Bank.id, Bank.name, Bank.version, Bank.created_at).where(
+                select(Bank.id, Bank.name, Bank.version, Bank.created_at, Bank.variants).where(
                     Bank.name.in_(self._names)
                 )
             ).all()
@@ -191,6 +193,7 @@ class Matcher:
                 loaded[row.id] = self._load_bank(
                     session, row.id, name, row.version, self._cache_key(row.id, row.created_at)
                 )
+                loaded[row.id].variants = bank_variants(row.variants)
         self._banks = loaded
 
     def refresh(self) -> bool:
@@ -201,15 +204,18 @@ class Matcher:
         changed = False
         with self._factory() as session:
             current = {
-                row.id: row.version
+                row.id: (row.version, row.variants)
                 for row in session.execute(
-                    select(Bank.id, Bank.version).where(Bank.id.in_(list(self._banks)))
+                    select(Bank.id, Bank.version, Bank.variants).where(
+                        Bank.id.in_(list(self._banks))
+                    )
                 )
             }
             for bank_id, bank in self._banks.items():
-                version = current.get(bank_id)
-                if version is None:
+                if bank_id not in current:
                     raise NotFoundError(f"bank {bank.name!r} was deleted during the scan")
+                version, variants = current[bank_id]
+                bank.variants = bank_variants(variants)
                 if version != bank.version:
                     self._apply_changes(session, bank, since=bank.version, version=version)
                     self._save_cache(bank)
@@ -221,39 +227,14 @@ class Matcher:
     def queries_for(self, record: HashRecord) -> list[Query]:
         """The lookups a hashed file makes: its digests, its PDQ hash and the PDQ variants the
         record carries and the policy allows."""
-        queries = [
-            Query(st, bytes.fromhex(hex_value))
-            for st, hex_value in (
-                (SignalType.MD5, record.md5),
-                (SignalType.SHA1, record.sha1),
-                (SignalType.SHA256, record.sha256),
-            )
-            if hex_value
-        ]
-        queries.extend(self._pdq_queries(record))
-        video = record.video_hash()
-        if video is not None and len(video):
-            queries.append(Query.for_video(video))
-        return queries
+        return record_queries(record, self.policy.variants)
 
-    def _pdq_queries(self, record: HashRecord) -> list[Query]:
-        # The file's own hash first, so a variant equal to it (a symmetric picture's flip) is
-        # reported as the original; then the variant families the policy allows.
-        found: dict[str, tuple[str, int | None]] = {}
-        if record.pdq:
-            found[record.pdq] = ("original", record.pdq_quality)
-        allowed = set(self.policy.variants)
-        if record.pdq_dihedral and "dihedral" in allowed:
-            for name, value in record.pdq_dihedral.items():
-                label = "original" if name == "original" else f"dihedral:{name}"
-                found.setdefault(value, (label, record.pdq_quality))
-        for variant in record.pdq_variants or ():
-            if variant_family(variant.name) in allowed:
-                found.setdefault(variant.hash, (variant.name, variant.quality))
-        return [
-            Query(SignalType.PDQ, bytes.fromhex(value), quality, variant=name)
-            for value, (name, quality) in found.items()
-        ]
+    def _radius(self, st: SignalType, family: str | None) -> int:
+        if st is not SignalType.PDQ:
+            return 0
+        if family in GUESSED_VARIANTS:
+            return min(self.policy.threshold, self.policy.guess_threshold)
+        return self.policy.threshold
 
     def match_record(self, record: HashRecord) -> list[Match]:
         """The matches of one hashed file."""
@@ -296,23 +277,36 @@ class Matcher:
         for st, (owners, values, variants) in grouped.items():
             rows = _rows(values, st)
             owner = np.asarray(owners, dtype=np.int64)
-            radius = self.policy.threshold if st is SignalType.PDQ else 0
+            families = [None if v is None else variant_family(v) for v in variants]
+            radii = np.asarray([self._radius(st, f) for f in families], dtype=np.int64)
             for bank in self._banks.values():
                 index = bank.indexes.get(st)
                 if index is None or len(index) == 0:
                     continue
-                # One search per bank for every hash of the batch, variants included.
-                flat = index.search_flat(rows, radius)
-                for row, query, entry_id, distance in zip(
-                    owner[flat.rows].tolist(),
-                    flat.rows.tolist(),
-                    flat.ids.tolist(),
-                    flat.distances.tolist(),
-                    strict=True,
-                ):
-                    seen = best[row].get(entry_id)
-                    if seen is None or (distance, query) < (seen.distance, seen.query):
-                        best[row][entry_id] = _Found(distance, query, variants[query])
+                usable = np.ones(len(values), dtype=np.bool_)
+                if bank.variants is not None:
+                    usable = np.asarray(
+                        [f in (None, "original") or f in bank.variants for f in families],
+                        dtype=np.bool_,
+                    )
+                # One search per bank and radius for every hash of the batch, variants included
+                # (guessed variants are looked up at the policy's tighter guess threshold).
+                for radius in np.unique(radii).tolist():
+                    chosen = np.flatnonzero(usable & (radii == radius))
+                    if len(chosen) == 0:
+                        continue
+                    flat = index.search_flat(rows[chosen], int(radius))
+                    picked = chosen[flat.rows]
+                    for row, query, entry_id, distance in zip(
+                        owner[picked].tolist(),
+                        picked.tolist(),
+                        flat.ids.tolist(),
+                        flat.distances.tolist(),
+                        strict=True,
+                    ):
+                        seen = best[row].get(entry_id)
+                        if seen is None or (distance, query) < (seen.distance, seen.query):
+                            best[row][entry_id] = _Found(distance, query, variants[query])
         shares = self._match_videos(videos, best)
         wanted = {entry_id for found in best for entry_id in found}
         details = self._lookup(wanted)
@@ -478,6 +472,44 @@ class Matcher:
             log.warning("could not write the index cache in %s: %s", folder, exc)
 
 
+def record_queries(record: HashRecord, variants: Iterable[str]) -> list[Query]:
+    """The lookups a hashed file makes: its digests, its PDQ hash, the PDQ variants it carries
+    of the families in ``variants``, and its video frames."""
+    queries = [
+        Query(st, bytes.fromhex(hex_value))
+        for st, hex_value in (
+            (SignalType.MD5, record.md5),
+            (SignalType.SHA1, record.sha1),
+            (SignalType.SHA256, record.sha256),
+        )
+        if hex_value
+    ]
+    queries.extend(_pdq_queries(record, frozenset(variants)))
+    video = record.video_hash()
+    if video is not None and len(video):
+        queries.append(Query.for_video(video))
+    return queries
+
+
+def _pdq_queries(record: HashRecord, allowed: frozenset[str]) -> list[Query]:
+    # The file's own hash first, so a variant equal to it (a symmetric picture's flip) is
+    # reported as the original; then the variant families allowed.
+    found: dict[str, tuple[str, int | None]] = {}
+    if record.pdq:
+        found[record.pdq] = ("original", record.pdq_quality)
+    if record.pdq_dihedral and "dihedral" in allowed:
+        for name, value in record.pdq_dihedral.items():
+            label = "original" if name == "original" else f"dihedral:{name}"
+            found.setdefault(value, (label, record.pdq_quality))
+    for variant in record.pdq_variants or ():
+        if variant_family(variant.name) in allowed:
+            found.setdefault(variant.hash, (variant.name, variant.quality))
+    return [
+        Query(SignalType.PDQ, bytes.fromhex(value), quality, variant=name)
+        for value, (name, quality) in found.items()
+    ]
+
+
 def _rows(values: list[bytes], st: SignalType) -> NDArray[np.uint8]:
     return np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), st.size)
 
@@ -486,11 +518,8 @@ def _fill(session: Session, bank: _BankIndexes) -> None:
     """Add every live entry of the bank: one read, then one index build per signal type."""
     ids: dict[str, list[int]] = {st.value: [] for st in MATCHED_SIGNALS}
     values: dict[str, list[bytes]] = {st.value: [] for st in MATCHED_SIGNALS}
-    # Entries below their bank's vouching rule wait for review; they never match on their own.
     stmt = select(BankEntry.id, BankEntry.signal_type, BankEntry.value).where(
-        BankEntry.bank_id == bank.bank_id,
-        BankEntry.retracted_at.is_(None),
-        BankEntry.acts.is_(True),
+        BankEntry.bank_id == bank.bank_id, BankEntry.retracted_at.is_(None)
     )
     # No filter on signal type: SQLite would then walk the (bank, type, value) index and fetch
     # rows in random order, 3-4 times slower than reading the bank's rows in order.
@@ -526,7 +555,7 @@ def _read_changes(
     session: Session, bank_id: int, since: int
 ) -> Iterable[tuple[int, SignalType, bytes, bool]]:
     stmt = select(
-        BankEntry.id, BankEntry.signal_type, BankEntry.value, BankEntry.retracted_at, BankEntry.acts
+        BankEntry.id, BankEntry.signal_type, BankEntry.value, BankEntry.retracted_at
     ).where(
         BankEntry.bank_id == bank_id,
         BankEntry.changed_version > since,
@@ -535,9 +564,8 @@ def _read_changes(
     types = {st.value: st for st in MATCHED_SIGNALS}
     result = session.execute(stmt.execution_options(yield_per=_LOAD_BATCH))
     for part in result.partitions():
-        for entry_id, st, value, retracted_at, acts in part:
-            # An entry that stopped acting (vouches withdrawn) leaves the index like a retraction.
-            yield entry_id, types[st], bytes(value), retracted_at is not None or not acts
+        for entry_id, st, value, retracted_at in part:
+            yield entry_id, types[st], bytes(value), retracted_at is not None
 
 
 def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None]:
@@ -558,7 +586,7 @@ def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None
             BankEntry.signal_type,
             BankEntry.value,
             BankEntry.item_id,
-        ).where(BankEntry.id.in_(ids), BankEntry.retracted_at.is_(None), BankEntry.acts.is_(True))
+        ).where(BankEntry.id.in_(ids), BankEntry.retracted_at.is_(None))
     ):
         found[row.id] = _Details(
             bank_id=row.bank_id,
@@ -578,7 +606,6 @@ def _fill_videos(session: Session, bank: _BankIndexes) -> None:
             BankEntry.bank_id == bank.bank_id,
             BankEntry.signal_type == SignalType.VPDQ.value,
             BankEntry.retracted_at.is_(None),
-            BankEntry.acts.is_(True),
         )
     )
     for entry_id, payload in rows:
@@ -588,16 +615,16 @@ def _fill_videos(session: Session, bank: _BankIndexes) -> None:
 def _update_videos(session: Session, bank: _BankIndexes, since: int) -> None:
     """Replace the videos changed since version ``since`` (retracted ones go)."""
     rows = session.execute(
-        select(BankEntry.id, BankEntry.payload, BankEntry.retracted_at, BankEntry.acts).where(
+        select(BankEntry.id, BankEntry.payload, BankEntry.retracted_at).where(
             BankEntry.bank_id == bank.bank_id,
             BankEntry.signal_type == SignalType.VPDQ.value,
             BankEntry.changed_version > since,
         )
     )
-    for entry_id, payload, retracted_at, acts in rows:
+    for entry_id, payload, retracted_at in rows:
         if bank.videos is not None:
             bank.videos.remove(entry_id)
-        if retracted_at is None and acts:
+        if retracted_at is None:
             _add_video(bank, entry_id, payload)
 
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from kavach.signals.types import SignalType
-from kavach.signals.variants import ALL_VARIANTS, DEFAULT_VARIANTS
+from kavach.signals.variants import ALL_VARIANTS, DEFAULT_VARIANTS, GUESS_THRESHOLD
 
 __all__ = ["Match", "MatchLabel", "MatchPolicy"]
 
@@ -21,7 +21,8 @@ class MatchPolicy(BaseModel):
 
     ``variants`` names the query-side PDQ variant families looked up besides a file's own hash
     (``dihedral``, ``trim``, ``crop``, ``rotate``; see docs/robustness.md); a record only has the
-    variants its hashing computed.
+    variants its hashing computed, and a bank may accept fewer. Guessed variants (crop, rotate)
+    match at ``guess_threshold`` (never looser than ``threshold``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -31,6 +32,7 @@ class MatchPolicy(BaseModel):
     video_query_percent: float = Field(default=80.0, ge=0, le=100)
     video_compared_percent: float = Field(default=0.0, ge=0, le=100)
     variants: tuple[str, ...] = tuple(sorted(DEFAULT_VARIANTS))
+    guess_threshold: int = Field(default=GUESS_THRESHOLD, ge=0, le=256)
 
     @field_validator("variants")
     @classmethod

@@ -49,7 +49,10 @@ __all__ = [
     "ALL_VARIANTS",
     "CROP_VARIANTS",
     "DEFAULT_VARIANTS",
+    "GUESSED_VARIANTS",
+    "GUESS_THRESHOLD",
     "PDQVariant",
+    "bank_variants",
     "content_box",
     "parse_variants",
     "pdq_variants",
@@ -62,14 +65,23 @@ _EXACT_DIHEDRAL_BELOW = 512
 
 ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate")
 """Variant families, as ``--variants`` and :class:`~kavach.match.MatchPolicy` name them."""
-DEFAULT_VARIANTS: frozenset[str] = frozenset()
-"""Families looked up by default: none yet.
+DEFAULT_VARIANTS: frozenset[str] = frozenset(ALL_VARIANTS)
+"""Families looked up by default: all four (none adds a false match in the robustness benchmark).
 
-All four add no false match in the robustness benchmark, but they are not free: with them on, a
-scan of 10,000 photos against a 1 M-entry bank ran at 39 % of `kavach hash`'s speed (69 % with
-dihedral and trim alone) against 92 % without, and forensic scans must not be slowed that much.
-They are one switch away (`--variants all`) until their lookups are made cheap enough.
+A bank can accept fewer (``kavach bank create --variants``); a command can ask for fewer
+(``kavach scan --variants``).
 """
+
+GUESSED_VARIANTS: frozenset[str] = frozenset({"crop", "rotate"})
+"""Families that guess at an edit (how much was cut, how far it was turned) rather than undo a
+detected one; :attr:`~kavach.match.MatchPolicy.guess_threshold` applies to them."""
+
+GUESS_THRESHOLD = 31
+"""The largest distance at which a guessed variant matches by default: the same as a file's own
+hash. A tighter one makes each guess cheaper to look up (at 23 a 12-chunk multi-index probes each
+chunk at radius 1 instead of 2, about five times fewer probes) and is one fewer chance of a false
+match, but the right guess often lands 24-31 bits away: at 23, 5% crops fell from 89% to 70% and
+3° turns from 83% to 55% (benchmarks/robustness.py --guess-threshold, docs/robustness.md)."""
 
 CROP_VARIANTS: tuple[tuple[str, float, float, float, float], ...] = (
     # name, share of the original cut from the top, bottom, left, right. PDQ moves ~20 bits
@@ -120,6 +132,13 @@ class PDQVariant:
 
     name: str
     hash: PDQHash
+
+
+def bank_variants(stored: str | None) -> frozenset[str] | None:
+    """A bank's stored variant setting (``None``: whatever the policy looks up)."""
+    if stored is None:
+        return None
+    return parse_variants(stored)
 
 
 def parse_variants(text: str) -> frozenset[str]:

@@ -14,6 +14,7 @@ from kavach.hashing import HashOptions, HashRecord, VpdqFrame, hash_bytes
 from kavach.match.models import Match
 from kavach.media.video import VideoLimits
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
+from kavach.signals.variants import DEFAULT_VARIANTS
 from kavach.web.api.schemas import HashIn, parse_queries
 from kavach.web.auth import RuntimeDep, require
 from kavach.web.multipart import multipart_openapi, parse_form, read_body
@@ -87,8 +88,12 @@ class LookupResponse(BaseModel):
     results: list[LookupResult]
 
 
-async def hash_upload(request: Request, runtime: Runtime) -> tuple[HashRecord, dict[str, str]]:
+async def hash_upload(
+    request: Request, runtime: Runtime, *, variants: bool = False
+) -> tuple[HashRecord, dict[str, str]]:
     """Read a multipart upload (field ``file``) in memory, hash it; other text fields returned.
+
+    With ``variants`` an image's query-side PDQ variants are computed too (for its lookups).
 
     The bytes are never written anywhere: they live in this request's memory only (a video is
     decoded by FFmpeg from an in-memory file object).
@@ -103,7 +108,10 @@ async def hash_upload(request: Request, runtime: Runtime) -> tuple[HashRecord, d
         raise MediaError("the uploaded file is empty")
     fields = {name: p.text() for name, p in form.items() if p.filename is None}
     # A request holds a worker thread while it decodes: a shorter time limit than a scan's.
-    options = HashOptions(video_limits=VideoLimits(time_limit=runtime.service.video_time_limit))
+    options = HashOptions(
+        video_limits=VideoLimits(time_limit=runtime.service.video_time_limit),
+        variants=DEFAULT_VARIANTS if variants else frozenset(),
+    )
     record = await run_in_threadpool(hash_bytes, part.data, options)
     return record, fields
 

@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from kavach.auth.service import Permission, Principal
-from kavach.cases.intake import case_from_verdict
-from kavach.errors import InputError, KavachError, NotFoundError
+from kavach.errors import InputError, NotFoundError
 from kavach.jobs.webhooks import enqueue_event
 from kavach.match.matcher import Query as MatchQuery
+from kavach.match.matcher import record_queries
 from kavach.match.models import Match
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
 from kavach.signals.types import SignalType
+from kavach.signals.variants import DEFAULT_VARIANTS
 from kavach.store.submissions import Submission, SubmissionMatch
 from kavach.web.api.lookup import UPLOAD_SCHEMA, hash_upload
 from kavach.web.api.schemas import HashIn, parse_queries
@@ -33,8 +33,6 @@ from kavach.web.multipart import multipart_openapi
 from kavach.web.runtime import Runtime
 
 __all__ = ["router"]
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["submissions"])
 
@@ -118,6 +116,8 @@ def _decide(
     runtime.metrics.lookups.inc(len(queries))
     hashes: dict[str, list[str]] = {}
     for q in queries:
+        if q.variant not in (None, "original"):
+            continue  # a lookup-only variant, not a hash of the content
         hashes.setdefault(q.signal_type.value, []).append(
             q.value.hex() if q.signal_type is not SignalType.PHOTODNA else "photodna"
         )
@@ -149,7 +149,6 @@ def _decide(
             },
         )
         submission_id = submission.id
-        _open_case(session, principal, submission_id, content_id, hashes, matches, metadata)
     for m in matches:
         runtime.metrics.matches.labels(m.bank).inc()
     return Verdict(
@@ -159,33 +158,6 @@ def _decide(
         matches=matches,
         hashes=hashes,
     )
-
-
-def _open_case(
-    session: Session,
-    principal: Principal,
-    submission_id: int,
-    content_id: str,
-    hashes: dict[str, list[str]],
-    matches: list[Match],
-    metadata: dict[str, Any],
-) -> None:
-    # A match waits for a person in the review queue (docs/review.md). In a savepoint: a case
-    # that cannot be opened is logged, and the verdict and its webhook still go out.
-    try:
-        with session.begin_nested():
-            case_from_verdict(
-                session,
-                organisation_id=principal.organisation_id,
-                submission_id=submission_id,
-                content_id=content_id,
-                hashes=hashes,
-                matches=matches,
-                metadata=metadata,
-                actor=f"key:{principal.key_id}",
-            )
-    except KavachError as exc:
-        log.warning("no review case for submission %s: %s", submission_id, exc)
 
 
 def _match_row(submission_id: int, m: Match) -> SubmissionMatch:
@@ -240,30 +212,17 @@ async def submit_upload(
     principal: Annotated[Principal, Depends(require(Permission.SUBMIT))],
 ) -> Verdict:
     """Hash the file (a video: its vpdq frames too), then decide as for submitted hashes."""
-    record, fields = await hash_upload(request, runtime)
+    record, fields = await hash_upload(request, runtime, variants=True)
     content_id = fields.get("content_id", "").strip()
     if not content_id or len(content_id) > 200:
         raise InputError("content_id is required (1-200 characters)")
     metadata = _parse_metadata(fields.get("metadata", ""))
     banks_text = fields.get("banks", "").strip()
     banks = [b.strip() for b in banks_text.split(",") if b.strip()] if banks_text else None
-    hashes = [
-        HashIn(signal_type=st, value=value)
-        for st, value in (
-            (SignalType.MD5, record.md5),
-            (SignalType.SHA1, record.sha1),
-            (SignalType.SHA256, record.sha256),
-        )
-        if value
-    ]
-    if record.pdq:
-        hashes.append(
-            HashIn(signal_type=SignalType.PDQ, value=record.pdq, quality=record.pdq_quality)
-        )
-    queries = parse_queries(hashes)
-    video = record.video_hash()
-    if video is not None and len(video):
-        queries.append(MatchQuery.for_video(video))
+    # The image's query-side variants too: an upload is where a flipped, framed or screenshotted
+    # copy shows up (docs/robustness.md). Hash lists hold one hash per item; the record keeps only
+    # the file's own hashes.
+    queries = record_queries(record, DEFAULT_VARIANTS)
     return await run_in_threadpool(
         _decide, runtime, principal, content_id, metadata, queries, banks
     )
