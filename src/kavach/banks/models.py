@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import expression
 
 from kavach.store.base import Base, BigIntId, IdMixin, StrEnumType, TimestampMixin, utcnow
 from kavach.store.models import Organisation
@@ -68,6 +70,12 @@ class Bank(IdMixin, TimestampMixin, Base):
     # Bumped by every change to the bank or its entries; readers (the index, server replicas)
     # compare it with what they loaded and reload the entries changed since.
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The vouching rule: an entry acts (matches automatically) only when vouched by this many
+    # distinct members from this many countries. None means 1: a member's own bank acts on its
+    # own entries; banks received from alliance peers are created with 2 and 2
+    # (kavach.exchange.vouching).
+    vouch_members: Mapped[int | None] = mapped_column(Integer)
+    vouch_countries: Mapped[int | None] = mapped_column(Integer)
     # The query-side PDQ variant families this bank accepts ("dihedral,trim", "none"); None: all
     # that the matching policy looks up (docs/robustness.md).
     variants: Mapped[str | None] = mapped_column(String(100))
@@ -76,6 +84,10 @@ class Bank(IdMixin, TimestampMixin, Base):
     shares: Mapped[list[BankShare]] = relationship(
         lazy="raise", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    def vouching_rule(self) -> tuple[int, int]:
+        """``(members, countries)`` that must vouch for a hash before its entries here act."""
+        return (self.vouch_members or 1, self.vouch_countries or 1)
 
 
 class BankShare(Base):
@@ -150,6 +162,9 @@ class BankEntry(IdMixin, Base):
     retracted_at: Mapped[dt.datetime | None] = mapped_column()
     retracted_by: Mapped[str | None] = mapped_column(String(200))
     retraction_reason: Mapped[str | None] = mapped_column(Text)
+    # False while the entry is below its bank's vouching rule: it waits for review and never
+    # matches automatically.
+    acts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=expression.true())
 
     labels: Mapped[list[EntryLabel]] = relationship(
         lazy="raise", cascade="all, delete-orphan", passive_deletes=True

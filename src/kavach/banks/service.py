@@ -518,6 +518,10 @@ class _Writer:
         self.reinstate = reinstate
         self.assessor = assessor
         self.version = _bump_version(session, bank)
+        # New entries of a bank with a vouching rule wait for review until the exchange's
+        # vouching check (kavach.exchange.vouching) finds them vouched for: fail closed.
+        members, countries = bank.vouching_rule()
+        self.acts = members <= 1 and countries <= 1
         self.stats = ChangeStats()
         self.pending: dict[tuple[SignalType, bytes], _Pending] = {}
 
@@ -677,6 +681,7 @@ class _Writer:
                 "import_id": self.import_id,
                 "changed_version": self.version,
                 "payload": pending[(st, value)].payload,
+                "acts": self.acts,
             }
             for st, value in keys
         ]

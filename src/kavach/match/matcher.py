@@ -518,8 +518,11 @@ def _fill(session: Session, bank: _BankIndexes) -> None:
     """Add every live entry of the bank: one read, then one index build per signal type."""
     ids: dict[str, list[int]] = {st.value: [] for st in MATCHED_SIGNALS}
     values: dict[str, list[bytes]] = {st.value: [] for st in MATCHED_SIGNALS}
+    # Entries below their bank's vouching rule wait for review; they never match on their own.
     stmt = select(BankEntry.id, BankEntry.signal_type, BankEntry.value).where(
-        BankEntry.bank_id == bank.bank_id, BankEntry.retracted_at.is_(None)
+        BankEntry.bank_id == bank.bank_id,
+        BankEntry.retracted_at.is_(None),
+        BankEntry.acts.is_(True),
     )
     # No filter on signal type: SQLite would then walk the (bank, type, value) index and fetch
     # rows in random order, 3-4 times slower than reading the bank's rows in order.
@@ -555,7 +558,7 @@ def _read_changes(
     session: Session, bank_id: int, since: int
 ) -> Iterable[tuple[int, SignalType, bytes, bool]]:
     stmt = select(
-        BankEntry.id, BankEntry.signal_type, BankEntry.value, BankEntry.retracted_at
+        BankEntry.id, BankEntry.signal_type, BankEntry.value, BankEntry.retracted_at, BankEntry.acts
     ).where(
         BankEntry.bank_id == bank_id,
         BankEntry.changed_version > since,
@@ -564,8 +567,9 @@ def _read_changes(
     types = {st.value: st for st in MATCHED_SIGNALS}
     result = session.execute(stmt.execution_options(yield_per=_LOAD_BATCH))
     for part in result.partitions():
-        for entry_id, st, value, retracted_at in part:
-            yield entry_id, types[st], bytes(value), retracted_at is not None
+        for entry_id, st, value, retracted_at, acts in part:
+            # An entry that stopped acting (vouches withdrawn) leaves the index like a retraction.
+            yield entry_id, types[st], bytes(value), retracted_at is not None or not acts
 
 
 def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None]:
@@ -586,7 +590,7 @@ def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None
             BankEntry.signal_type,
             BankEntry.value,
             BankEntry.item_id,
-        ).where(BankEntry.id.in_(ids), BankEntry.retracted_at.is_(None))
+        ).where(BankEntry.id.in_(ids), BankEntry.retracted_at.is_(None), BankEntry.acts.is_(True))
     ):
         found[row.id] = _Details(
             bank_id=row.bank_id,
@@ -606,6 +610,7 @@ def _fill_videos(session: Session, bank: _BankIndexes) -> None:
             BankEntry.bank_id == bank.bank_id,
             BankEntry.signal_type == SignalType.VPDQ.value,
             BankEntry.retracted_at.is_(None),
+            BankEntry.acts.is_(True),
         )
     )
     for entry_id, payload in rows:
@@ -615,16 +620,16 @@ def _fill_videos(session: Session, bank: _BankIndexes) -> None:
 def _update_videos(session: Session, bank: _BankIndexes, since: int) -> None:
     """Replace the videos changed since version ``since`` (retracted ones go)."""
     rows = session.execute(
-        select(BankEntry.id, BankEntry.payload, BankEntry.retracted_at).where(
+        select(BankEntry.id, BankEntry.payload, BankEntry.retracted_at, BankEntry.acts).where(
             BankEntry.bank_id == bank.bank_id,
             BankEntry.signal_type == SignalType.VPDQ.value,
             BankEntry.changed_version > since,
         )
     )
-    for entry_id, payload, retracted_at in rows:
+    for entry_id, payload, retracted_at, acts in rows:
         if bank.videos is not None:
             bank.videos.remove(entry_id)
-        if retracted_at is None:
+        if retracted_at is None and acts:
             _add_video(bank, entry_id, payload)
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from kavach.auth.service import Permission, Principal
-from kavach.errors import InputError, NotFoundError
+from kavach.cases.intake import case_from_verdict
+from kavach.errors import InputError, KavachError, NotFoundError
 from kavach.jobs.webhooks import enqueue_event
 from kavach.match.matcher import Query as MatchQuery
 from kavach.match.matcher import record_queries
@@ -33,6 +35,8 @@ from kavach.web.multipart import multipart_openapi
 from kavach.web.runtime import Runtime
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["submissions"])
 
@@ -149,6 +153,7 @@ def _decide(
             },
         )
         submission_id = submission.id
+        _open_case(session, principal, submission_id, content_id, hashes, matches, metadata)
     for m in matches:
         runtime.metrics.matches.labels(m.bank).inc()
     return Verdict(
@@ -158,6 +163,33 @@ def _decide(
         matches=matches,
         hashes=hashes,
     )
+
+
+def _open_case(
+    session: Session,
+    principal: Principal,
+    submission_id: int,
+    content_id: str,
+    hashes: dict[str, list[str]],
+    matches: list[Match],
+    metadata: dict[str, Any],
+) -> None:
+    # A match waits for a person in the review queue (docs/review.md). In a savepoint: a case
+    # that cannot be opened is logged, and the verdict and its webhook still go out.
+    try:
+        with session.begin_nested():
+            case_from_verdict(
+                session,
+                organisation_id=principal.organisation_id,
+                submission_id=submission_id,
+                content_id=content_id,
+                hashes=hashes,
+                matches=matches,
+                metadata=metadata,
+                actor=f"key:{principal.key_id}",
+            )
+    except KavachError as exc:
+        log.warning("no review case for submission %s: %s", submission_id, exc)
 
 
 def _match_row(submission_id: int, m: Match) -> SubmissionMatch:
