@@ -175,3 +175,35 @@ def test_preferences_within_the_organisation_limits(
     assert saved.context["prefs"].greyscale is False  # type: ignore[attr-defined]
     page = client.get(f"/console/items/{seeded.item_ids[0]}")
     assert 'class="media shielded colour"' in page.text
+
+
+def test_escalation_goes_to_analysts_who_see_the_grades(
+    client: TestClient, seeded: Seeded, engine: Engine
+) -> None:
+    target = seeded.item_ids[2]
+    login(client, "bob")
+    page = client.get(f"/console/items/{target}")
+    client.post(
+        f"/console/items/{target}/grade",
+        data={"scheme": "verdict", "value": "escalate", "csrf_token": csrf_of(page.text)},
+    )
+    assert _item(engine, target).status is ItemStatus.ESCALATED
+    client.cookies.clear()
+    login(client, "alice")
+    assert target not in [i.id for i in client.get("/console/queue").context["items"]]  # type: ignore[attr-defined]
+    assert "an analyst or admin grades it" in client.get(f"/console/items/{target}").text
+    client.cookies.clear()
+    login(client, "carol")
+    assert target in [i.id for i in client.get("/console/queue").context["items"]]  # type: ignore[attr-defined]
+    page = client.get(f"/console/items/{target}")
+    assert "bob: verdict escalate" in page.text
+    client.post(
+        f"/console/items/{target}/grade",
+        data={"scheme": "verdict", "value": "not_abuse", "csrf_token": csrf_of(page.text)},
+    )
+    item = _item(engine, target)
+    assert (item.status, item.decision_value, item.banked_in) == (
+        ItemStatus.DECIDED,
+        "not_abuse",
+        None,
+    )
