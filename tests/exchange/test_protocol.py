@@ -78,3 +78,75 @@ def test_signed_requests_check_key_body_clock_and_replays(tmp_path: Path) -> Non
         auth.verify_request(other.public_key, "GET", target, b"", *args, now=1_000_000)
     with pytest.raises(AuthenticationError):
         auth.verify_request(me.public_key, "GET", target, b"", args[0], None, args[2])
+
+
+def test_the_worked_example_in_the_docs_is_what_the_code_computes() -> None:
+    """docs/exchange.md "Worked example": keys, leaves, roots, proofs and signatures."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kavach.exchange import merkle
+    from kavach.exchange.identity import NodeIdentity, b64
+
+    me = NodeIdentity(Ed25519PrivateKey.from_private_bytes(bytes(range(32))), "Example", "IN")
+    assert b64(me.public_key) == "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+    assert me.node_id == "56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c"
+    value1, value2 = "4a6eeea2306bb7da9d6796d13153c40c", "6011f6ba2a18501d6458fdd84d9ebf03"
+    events = [
+        {
+            "v": 1,
+            "seq": 0,
+            "at": "2026-11-29T10:00:00.000Z",
+            "op": "add",
+            "signal": "md5",
+            "value": value1,
+            "item": "item-1",
+            "labels": [["industry", "A1", "Example Hotline"]],
+        },
+        {
+            "v": 1,
+            "seq": 1,
+            "at": "2026-11-29T10:05:00.000Z",
+            "op": "retract",
+            "signal": "md5",
+            "value": value1,
+            "reason": "listed in error",
+        },
+        {
+            "v": 1,
+            "seq": 2,
+            "at": "2026-11-29T10:06:00.000Z",
+            "op": "add",
+            "signal": "md5",
+            "value": value2,
+            "item": None,
+            "labels": [],
+        },
+    ]
+    leaves = [merkle.leaf_hash(canonical.encode(e)) for e in events]
+    assert [h.hex()[:8] for h in leaves] == ["cd1ba056", "bac93ac8", "eb23c70c"]
+    root2, root3 = merkle.root_of(leaves[:2]), merkle.root_of(leaves)
+    assert root2.hex().startswith("f9ce06b4")
+    assert root3.hex() == "eae14a5722d4072ae5f1994265e0956afd5777951ee0276a20bb9c3b7e236471"
+    assert merkle.verify_consistency(2, 3, root2, root3, [leaves[2]])
+    head = {
+        "v": 1,
+        "type": "tree_head",
+        "node": me.node_id,
+        "bank": "in-alliance",
+        "size": 3,
+        "root": root3.hex(),
+        "timestamp": 1796032000000,
+    }
+    assert b64(me.sign(canonical.encode(head))) == (
+        "oWzqbyGjdYnH1BXoDCDDTBYOjRw6Dh88nHnMChBZm25xygJsWRa2uF5t3w+T4JctYFlhVB6sNCwOjQvT8I/EBw=="
+    )
+    message = auth.signing_string(
+        "GET",
+        "/exchange/v1/feeds/in-alliance?after=0&limit=2",
+        1796032000,
+        "00112233445566778899aabbccddeeff",
+        b"",
+    )
+    assert b64(me.sign(message)) == (
+        "fjCMR+3dqYsJ7smb0NASlQHqvko7+cHJaFEm9U24pJK1xEvozNLhoPIGZj5uV/cR8+1Nh3iB5h8yqf+whOl9Bg=="
+    )
