@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import Engine, select
 
 from kavach import audit
 from kavach.banks.models import Bank, BankEntry
+from kavach.banks.service import ensure_organisation
+from kavach.cases import service
 from kavach.cases.models import CaseItem, ItemStatus
+from kavach.evidence import Vault, store
 from kavach.store.db import make_session_factory, session_scope
 from tests.web.ui.client import TestClient
 from tests.web.ui.conftest import csrf_of, login
@@ -207,3 +212,40 @@ def test_escalation_goes_to_analysts_who_see_the_grades(
         "not_abuse",
         None,
     )
+
+
+def test_dashboard_counts_the_organisations_queue_and_reports(
+    client: TestClient, seeded: Seeded
+) -> None:
+    login(client, "alice")
+    page = client.get("/console/")
+    assert page.template.name == "dashboard.html"  # type: ignore[attr-defined]
+    board = page.context["board"]  # type: ignore[attr-defined]
+    waiting = board.queue.queued + board.queue.disputed + board.queue.escalated
+    assert board.queue_depth == waiting >= 1
+    assert board.matches_today == 0
+    assert set(board.reports_by_status) == {"generated", "queued", "submitted", "failed"}
+    assert f'id="queue-depth">{waiting}<' in page.text
+    client.cookies.clear()
+    login(client, "olga")
+    assert client.get("/console/").context["board"].queue_depth == 0  # type: ignore[attr-defined]
+
+
+def test_retained_video_is_muted_and_never_autoplays(
+    client: TestClient, engine: Engine, vault: Vault
+) -> None:
+    data = b"\x00\x00\x00\x18ftypmp42 benign test bytes"
+    with session_scope(make_session_factory(engine)) as session:
+        org = ensure_organisation(session, "Org A")
+        case = service.open_case(session, organisation_id=org.id, source="manual", title="video")
+        item = service.add_item(
+            session, case, kind="file", hashes={"sha256": hashlib.sha256(data).hexdigest()}
+        )
+        store(session, vault, item, data, actor="system", media_type="video/mp4")
+        item_id = item.id
+    login(client, "alice")
+    html = client.get(f"/console/items/{item_id}").text
+    video = html.split("<video", 1)[1].split(">", 1)[0]
+    assert " muted" in video
+    assert "autoplay" not in video
+    assert "<img" not in html.split('id="media"', 1)[1].split("</section>", 1)[0]
