@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 
 from kavach.auth.models import Role
 from kavach.jobs.models import Job, JobStatus
+from kavach.jobs.webhooks import WEBHOOK_JOB
 from tests.jobs.receiver import receiver
 from tests.web.helpers import auth, kavach_env, live_server, make_app, make_keys, start_kavach, stop
 
@@ -66,7 +67,7 @@ def test_no_webhook_lost_when_the_worker_dies(
         finally:
             stop(first)
         with clean.connect() as conn:
-            status = conn.scalar(select(Job.status))
+            status = conn.scalar(select(Job.status).where(Job.kind == WEBHOOK_JOB))
         assert status is JobStatus.RUNNING  # leased by a dead worker, not done and not lost
         second = start_kavach(worker_args, env, tmp_path / "worker2.log")
         try:
@@ -76,7 +77,9 @@ def test_no_webhook_lost_when_the_worker_dies(
         assert rx.bad_signatures == 0
         [event] = rx.events
         with clean.connect() as conn:
-            job = conn.execute(select(Job.status, Job.attempts, Job.payload)).one()
+            job = conn.execute(
+                select(Job.status, Job.attempts, Job.payload).where(Job.kind == WEBHOOK_JOB)
+            ).one()
         assert job.status is JobStatus.DONE
         assert job.attempts == 2
         assert event["id"] == job.payload["event_id"]

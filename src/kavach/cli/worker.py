@@ -33,7 +33,8 @@ def worker_command(
     ] = 2.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="HTTP timeout per delivery.")] = 10.0,
 ) -> None:
-    """Deliver webhooks (at least once, exponential backoff). Stop with Ctrl-C or SIGTERM."""
+    """Run background jobs: webhooks (at least once, exponential backoff), takedown checks and
+    notices, exchange sync, report submission, evidence expiry. Stop with Ctrl-C or SIGTERM."""
     import httpx
 
     from kavach.jobs.webhooks import allow_private_targets
@@ -52,6 +53,12 @@ def worker_command(
     signal.signal(signal.SIGINT, on_signal)
     try:
         factory = make_session_factory(engine)
+        from kavach.evidence.jobs import schedule_expiry
+        from kavach.store.db import session_scope
+
+        # Retention is enforced by a job that reschedules itself; make sure one is waiting.
+        with session_scope(factory) as session:
+            schedule_expiry(session)
         # Redirects are not followed: a webhook receiver must answer at the URL it registered.
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             worker = Worker(

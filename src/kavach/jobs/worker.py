@@ -43,12 +43,15 @@ def default_handlers(
     session_factory: sessionmaker[Session], client: httpx.Client, *, allow_private: bool = True
 ) -> dict[str, Handler]:
     """The handlers ``kavach worker`` runs: webhook delivery with ``client``, takedown checks
-    and notices (configured from the environment, ``kavach.takedown.settings``)."""
+    and notices (configured from the environment, ``kavach.takedown.settings``), exchange sync
+    and referrals, NCMEC report submission and evidence expiry."""
 
     def webhook(job: queue.ClaimedJob) -> None:
         webhooks.deliver(session_factory, client, job, allow_private=allow_private)
 
+    from kavach.evidence.jobs import handlers as evidence_handlers
     from kavach.exchange.jobs import handlers as exchange_handlers
+    from kavach.reports.submit import handlers as report_handlers
     from kavach.takedown.jobs import lazy_handlers as takedown_handlers
 
     # URL checks and notices; their parts (fetcher, GeoIP, SMTP) are made on the first such job.
@@ -57,6 +60,9 @@ def default_handlers(
         webhooks.WEBHOOK_JOB: webhook,
         **takedown_handlers(session_factory),
         **exchange_handlers(session_factory, client),
+        # NCMEC submissions (only when KAVACH_NCMEC_URL is set) and the daily evidence expiry.
+        **report_handlers(session_factory),
+        **evidence_handlers(session_factory),
     }
 
 
