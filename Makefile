@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # once), then the worker in the background and the server in the foreground; Ctrl-C stops both.
 run: install
 	$(BIN)/kavach demo --service
-	@echo "Open http://127.0.0.1:8000/login (then /docs); metrics at /metrics. Ctrl-C stops."
+	@echo "Open http://127.0.0.1:8000/ (review console; API at /docs, report portal at /report). Ctrl-C stops."
 	@$(BIN)/kavach worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/kavach serve
 

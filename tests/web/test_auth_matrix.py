@@ -40,6 +40,8 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/users"): frozenset({ADMIN}),
     ("POST", "/api/v1/users"): frozenset({ADMIN}),
     ("GET", "/api/v1/me"): EVERYONE,
+    # ISP blocklists (docs/takedown.md): those who act on them, not reviewers.
+    ("GET", "/api/v1/blocklist/{fmt}"): frozenset({ADMIN, ANALYST, PLATFORM}),
 }
 
 MD5 = "0" * 32
@@ -107,6 +109,7 @@ def _requests(
             }
         },
         ("GET", "/api/v1/me"): lambda _: {},
+        ("GET", "/api/v1/blocklist/{fmt}"): lambda _: {"url": "/api/v1/blocklist/url"},
     }
 
 

@@ -89,7 +89,8 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        # People land in the review console (it asks them to log in); programs use /api/v1.
+        return RedirectResponse("/console")
 
     _declare_security(app)
 

@@ -160,7 +160,8 @@ _LOGIN_PAGE = """<!doctype html>
 required></label></p>
 <p><button type="submit">Log in</button></p>
 </form>
-<p>After logging in, <a href="/docs">the API documentation</a> works with your session.</p>
+<p>After logging in, <a href="/docs">the API documentation</a> works with your session.
+Reviewers and analysts: use <a href="/console/login">the review console</a>.</p>
 </body></html>"""
 
 
