@@ -18,7 +18,7 @@ from kavach.banks.models import Bank, BankEntry
 from kavach.banks.service import get_bank, retract_entries
 from kavach.exchange import canonical, feeds, merkle, referrals
 from kavach.exchange.client import signed_get
-from kavach.exchange.models import Alarm, Peer
+from kavach.exchange.models import Alarm, Peer, Trust
 from kavach.exchange.peers import clear_alarms, get_peer
 from kavach.exchange.sync import FeedRefusedError, sync_peer, verify_page
 from kavach.exchange.vouching import pending, vouch_locally
@@ -313,3 +313,28 @@ def test_a_referral_makes_the_round_trip(pair: Pair) -> None:
             "referral_status",
             "referral_status",
         ]
+
+
+def test_per_peer_label_filter_and_listen_trust(pair: Pair) -> None:
+    shared_bank(pair.a, "labelled-a1", [md5_of(i) for i in range(500, 503)], label="A1")
+    shared_bank(pair.a, "labelled-b2", [md5_of(i) for i in range(503, 505)], label="B2")
+    with session_scope(pair.b.factory) as session:
+        peer = get_peer(session, "a")
+        peer.accept_labels = ["industry:B2"]
+        peer.accept_banks = ["labelled-a1", "labelled-b2"]
+        peer.trust = Trust.LISTEN
+    try:
+        report = sync_peer(pair.b.factory, pair.client, pair.b.identity, "a")
+    finally:
+        with session_scope(pair.b.factory) as session:
+            peer = get_peer(session, "a")
+            peer.accept_labels, peer.accept_banks, peer.trust = [], [], Trust.FULL
+    assert report.ok
+    assert report.skipped == 3
+    assert set(report.applied) == {"labelled-a1", "labelled-b2"}
+    assert _count(pair.b, "a.labelled-a1") == 0
+    assert _count(pair.b, "a.labelled-b2") == 2
+    # A peer we only listen to never counts as a voucher: even our own vouch leaves it below 2.
+    with session_scope(pair.b.factory) as session:
+        queue = pending(session, bank="a.labelled-b2")
+        assert [p.vouchers for p in queue] == [[], []]
