@@ -57,6 +57,7 @@ __all__ = [
     "escalate",
     "event",
     "find_item",
+    "mark_dedicated",
     "portal_organisation",
     "refer",
     "schedule_check",
@@ -535,7 +536,8 @@ def _watch_for_return(
 def close_item(
     session: Session, item: TakedownItem, *, actor: str, reason: str, now: dt.datetime
 ) -> None:
-    """An analyst ends the item (no more checks or notices)."""
+    """An analyst ends the item: no more checks or notices, off the blocklists, and its review
+    case closed if it was still open."""
     item.status = ItemStatus.CLOSED
     item.next_check_at = None
     event(session, item, EventKind.CLOSED, now, actor=actor, reason=reason[:500])
@@ -546,6 +548,26 @@ def close_item(
         subject=f"takedown:{item.reference}",
         organisation_id=item.organisation_id,
         details={"reason": reason[:500]},
+    )
+    if item.case_id is not None:
+        case = session.get(Case, item.case_id)
+        if case is not None and case.closed_at is None:
+            cases.close_case(session, case, actor=actor, reason=reason[:500] or "takedown closed")
+
+
+def mark_dedicated(session: Session, item: TakedownItem, dedicated: bool, *, actor: str) -> None:
+    """An analyst marks the item's host as dedicated to the material (listed by domain while its
+    content is live) or takes the mark back. Audited: it widens what ISPs block."""
+    if item.dedicated_domain == dedicated:
+        return
+    item.dedicated_domain = dedicated
+    audit.record(
+        session,
+        actor=actor,
+        action="takedown.dedicated" if dedicated else "takedown.shared",
+        subject=f"takedown:{item.reference}",
+        organisation_id=item.organisation_id,
+        details={"host": item.host},
     )
 
 

@@ -73,13 +73,13 @@ def test_report_reference_status_and_duplicates(portal: Portal) -> None:
         assert f"/report/status/{reference.group(1)}" in again.headers["location"]
         assert "duplicate=1" in again.headers["location"]
         hindi = client.get(again.headers["location"])
-        assert "इस लिंक की रिपोर्ट पहले ही हो चुकी थी" in hindi.text
+        assert "इस लिंक की रिपोर्ट पहले ही की जा चुकी थी" in hindi.text
 
         looked_up = client.get("/report/status", params={"ref": reference.group(1).lower()})
         assert looked_up.status_code == 303
         missing = client.get("/report/status/KV-2222-2222?lang=hi")
         assert missing.status_code == 404
-        assert "इस संदर्भ संख्या की कोई रिपोर्ट नहीं है" in missing.text
+        assert "इस संदर्भ संख्या वाली कोई रिपोर्ट नहीं मिली" in missing.text
 
     with session_scope(make_session_factory(portal.engine)) as session:
         item = session.scalars(

@@ -175,8 +175,8 @@ async def status_lookup(request: Request, ref: str = "") -> Response:
     """A form to look a reference up (and its answer)."""
     lang = _lang(request)
     if ref.strip():
-        clean = "".join(ref.split()).upper()
-        return RedirectResponse(f"/report/status/{quote(clean)}", status_code=303)
+        clean = "".join(ref.split()).upper()[:20]
+        return RedirectResponse(f"/report/status/{quote(clean)}?lang={lang}", status_code=303)
     return _page(
         request, lang, "status.html", {"item": None, "ref": "", "error": None, "new": False}
     )
