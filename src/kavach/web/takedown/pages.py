@@ -102,7 +102,7 @@ def _update(session: Session, user: ConsoleUser, reference: str, action: str, re
     if item.organisation_id != user.organisation_id:
         raise NotFoundError(f"no report with reference {reference}")
     if action == "dedicated":
-        item.dedicated_domain = not item.dedicated_domain
+        takedown.mark_dedicated(session, item, not item.dedicated_domain, actor=user.actor)
     elif action == "close":
         takedown.close_item(session, item, actor=user.actor, reason=reason, now=utcnow())
     return item.reference
