@@ -21,7 +21,7 @@ from lxml import etree
 from kavach.errors import KavachError
 from kavach.hashing import HashOptions, HashRecord, hash_bytes
 from kavach.match.models import Match
-from kavach.takedown.errors import FetchError
+from kavach.takedown.errors import ContentTypeError, FetchError
 from kavach.takedown.guard import GuardedFetcher
 
 __all__ = ["CheckResult", "MatchFn", "MediaResult", "UrlChecker", "media_links"]
@@ -51,6 +51,8 @@ class MediaResult:
     pdq: str | None = None
     matches: tuple[Match, ...] = ()
     error: str | None = None
+    final: bool = False
+    """The error shows the media is not served any more (a final 4xx, not media any more)."""
 
 
 @dataclass(slots=True)
@@ -64,6 +66,8 @@ class CheckResult:
     address: str | None = None
     media: list[MediaResult] = field(default_factory=list)
     error: str | None = None
+    other_content: bool = False
+    """The URL now serves something that is neither media nor a page (e.g. a text notice)."""
 
     @property
     def matched(self) -> list[MediaResult]:
@@ -74,6 +78,21 @@ class CheckResult:
     def live(self) -> bool:
         """True when the URL still serves listed content."""
         return bool(self.matched)
+
+    @property
+    def gone(self) -> bool:
+        """True when the check shows the listed content is no longer served: the URL answers
+        "not found" (404, 410 and other final 4xx), or the page and every media link on it were
+        read and nothing matched. A failed connection, a timeout or a 5xx proves nothing."""
+        if self.live:
+            return False
+        if self.other_content:
+            return True
+        if self.status is None:
+            return False
+        if self.status >= 400:
+            return _final(self.status)
+        return all(m.error is None or m.final for m in self.media)
 
     def match_records(self) -> list[dict[str, Any]]:
         """The matches as stored with the item and the case: URLs, banks, entries, no media."""
@@ -89,6 +108,14 @@ class CheckResult:
             for m in self.matched
             for match in m.matches
         ]
+
+
+# Answers that may change on their own (the host is busy or limiting us), so prove nothing.
+_TRANSIENT = frozenset({408, 425, 429})
+
+
+def _final(status: int) -> bool:
+    return 400 <= status < 500 and status not in _TRANSIENT
 
 
 def media_links(html: bytes, base_url: str, limit: int) -> list[str]:
@@ -143,6 +170,8 @@ class UrlChecker:
         (a refused address or a failed fetch is the result's ``error``)."""
         try:
             page = self.fetcher.fetch(url, accept=_is_checked)
+        except ContentTypeError as exc:
+            return CheckResult(url=url, reachable=True, error=exc.message, other_content=True)
         except KavachError as exc:
             return CheckResult(url=url, reachable=False, error=exc.message)
         result = CheckResult(
@@ -168,11 +197,15 @@ class UrlChecker:
         for link in links:
             try:
                 media = self.fetcher.fetch(link, accept=_is_media)
+            except ContentTypeError as exc:
+                out.append(MediaResult(url=link, error=exc.message, final=True))
+                continue
             except KavachError as exc:
                 out.append(MediaResult(url=link, error=exc.message))
                 continue
             if media.status >= 400:
-                out.append(MediaResult(url=link, error=f"HTTP {media.status}"))
+                final = _final(media.status)
+                out.append(MediaResult(url=link, error=f"HTTP {media.status}", final=final))
                 continue
             out.append(self._hash(link, media.body))
         return out

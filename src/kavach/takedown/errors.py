@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kavach.errors import InputError
 
-__all__ = ["BlockedAddressError", "FetchError"]
+__all__ = ["BlockedAddressError", "ContentTypeError", "FetchError"]
 
 
 class BlockedAddressError(InputError):
@@ -20,3 +20,10 @@ class FetchError(InputError):
 
     code = "fetch_failed"
     http_status = 502
+
+
+class ContentTypeError(FetchError):
+    """The URL answered with something that is neither media nor a page (for a listed URL: the
+    material is no longer served there)."""
+
+    code = "content_type_not_checked"

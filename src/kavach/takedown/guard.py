@@ -20,7 +20,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from kavach.takedown.errors import BlockedAddressError, FetchError
+from kavach.takedown.errors import BlockedAddressError, ContentTypeError, FetchError
 
 __all__ = [
     "BLOCKED_NETWORKS",
@@ -262,7 +262,9 @@ class GuardedFetcher:
                 if response.status_code >= 400:
                     return FetchResult(url, address, response.status_code, content_type, b"")
                 if accept is not None and not accept(content_type):
-                    raise FetchError(f"content type {content_type or 'unknown'} is not checked")
+                    raise ContentTypeError(
+                        f"content type {content_type or 'unknown'} is not checked"
+                    )
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
                     raise FetchError(f"the response is larger than {self.max_bytes:,} bytes")

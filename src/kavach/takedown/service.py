@@ -49,6 +49,7 @@ from kavach.takedown.urls import new_reference, normalise_url, url_digest
 
 __all__ = [
     "CHECK_JOB",
+    "INCONCLUSIVE_AS_GONE",
     "SEND_JOB",
     "Clock",
     "SubmittedReport",
@@ -73,6 +74,9 @@ SEND_JOB = "takedown.send"
 _MAX_DESCRIPTION = 4000
 _MAX_CONTACT = 320
 _ACTOR = "system:takedown"
+INCONCLUSIVE_AS_GONE = 3
+"""Checks in a row that cannot reach a confirmed URL (down, timing out, 5xx) after which it
+counts as removed: a host gone for days is gone, one failed check is not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,14 +248,20 @@ def apply_check(
         status=result.status,
         media=len(result.media),
         error=result.error,
+        inconclusive=not result.live and not result.gone,
     )
     if item.status is ItemStatus.CLOSED:
         return
     if result.live:
         _live(session, item, result, attribution, settings, now)
         return
-    item.last_error = result.error
+    item.last_error = result.error or next((m.error for m in result.media if m.error), None)
     if item.status is ItemStatus.CONFIRMED:
+        if not result.gone and _inconclusive_run(session, item) < INCONCLUSIVE_AS_GONE:
+            # The host is down or failing: that is not removal. It stays listed and is checked
+            # again (no notice: we cannot show it is still there).
+            schedule_check(session, item, now + dt.timedelta(hours=settings.recheck_hours))
+            return
         _removed(session, item, now)
         _watch_for_return(session, item, settings, now)
     elif item.status is ItemStatus.REMOVED:
@@ -300,6 +310,22 @@ def _live(
         # No abuse contact at all: nobody to notify, so the hosting country's hotline at once.
         escalate(session, item, settings, now)
     schedule_check(session, item, now + dt.timedelta(hours=settings.recheck_hours))
+
+
+def _inconclusive_run(session: Session, item: TakedownItem) -> int:
+    """How many of the latest checks in a row could not tell whether the content is there."""
+    details = session.scalars(
+        select(TakedownEvent.details)
+        .where(TakedownEvent.item_id == item.id, TakedownEvent.kind == EventKind.CHECKED)
+        .order_by(TakedownEvent.at.desc(), TakedownEvent.id.desc())
+        .limit(INCONCLUSIVE_AS_GONE)
+    )
+    run = 0
+    for detail in details:
+        if not (detail or {}).get("inconclusive"):
+            break
+        run += 1
+    return run
 
 
 def _attribute(session: Session, item: TakedownItem, found: Attribution, now: dt.datetime) -> None:
