@@ -24,7 +24,7 @@ def _sample(name: str) -> tuple[str, VideoHash]:
 
 
 @pytest.mark.parametrize("name", GOLDEN)
-def test_every_frame_is_within_10_bits_of_the_reference(name):
+def test_every_frame_is_within_4_bits_of_the_reference(name):
     path, reference = _sample(name)
     ours = hash_video(path, fps=None)
     assert ours.frame_count == len(reference)
@@ -34,21 +34,22 @@ def test_every_frame_is_within_10_bits_of_the_reference(name):
         line.split(",")[3] for line in reference.lines()
     ]
     distances = np.bitwise_count(ours.vpdq.hashes ^ reference.hashes).sum(axis=1)
-    assert distances.max() <= 10
+    # Measured: identical frames except test-padded-dimensions (hashed in 2026 by FFmpeg's SIMD
+    # converter, which rounds differently from the tables): median 2, max 4.
+    assert distances.max() <= 4
     assert np.median(distances) <= 2
     assert np.abs(ours.vpdq.qualities.astype(int) - reference.qualities).max() <= 1
 
 
-def test_flat_frames_drift_but_matchable_frames_stay_close():
-    # doorknob fades through black: frames of quality < 20 have near-tied DCT coefficients and
-    # their bits follow rounding noise (never matched on: the minimum quality is 50).
+def test_a_fade_through_black_matches_frame_for_frame():
+    # doorknob fades through black: frames of quality < 20 have near-tied DCT coefficients, so
+    # their bits follow every rounding of the pixels; the reference's RGB tables reproduce them.
     path, reference = _sample("doorknob-hd-no-bar")
     ours = hash_video(path, fps=None).vpdq
     distances = np.bitwise_count(ours.hashes ^ reference.hashes).sum(axis=1)
-    good = reference.qualities >= 50
-    assert np.median(distances[good]) <= 2
-    assert np.mean(distances[good] <= 10) >= 0.95
-    assert distances[good].max() <= 12
+    assert (reference.qualities < 20).sum() >= 40  # the flat frames are really there
+    assert distances.max() <= 4
+    assert np.median(distances) == 0
 
 
 def test_one_frame_a_second_picks_the_reference_frames():
@@ -58,7 +59,7 @@ def test_one_frame_a_second_picks_the_reference_frames():
     expected = {int(f): i for i, f in enumerate(reference.frames)}
     rows = [expected[f] for f in ours.frames.tolist()]
     assert np.allclose(ours.timestamps, reference.timestamps[rows], atol=5e-4)
-    assert np.bitwise_count(ours.hashes ^ reference.hashes[rows]).sum(axis=1).max() <= 10
+    assert np.bitwise_count(ours.hashes ^ reference.hashes[rows]).sum(axis=1).max() <= 4
 
 
 def test_text_form_round_trips_the_reference_file():

@@ -79,7 +79,8 @@ VIDEO_TYPES = frozenset(_DEMUXERS)
 ANIMATED_TYPES = frozenset({"image/gif", "image/webp"})
 """Image types that may hold an animation, decoded frame by frame with Pillow."""
 
-# Planar YUV formats whose first plane is the 8-bit luma: read it directly, no conversion.
+# Planar YUV formats whose first plane is the 8-bit luma: read it directly when the reference's
+# converter (below) does not apply.
 _Y_PLANE_FORMATS = frozenset(
     {
         "yuv420p",
@@ -97,15 +98,82 @@ _Y_PLANE_FORMATS = frozenset(
         "gray",
     }
 )
-# The reference converts each frame to RGB (limited-range YUV expanded to 0-255) and takes
-# 0.299 R + 0.587 G + 0.114 B. Those weights undo the BT.601 chroma terms, so that luma is the
-# expanded Y, clipped by the per-channel RGB clamp: one table lookup per pixel.
+# Formats the reference converts with FFmpeg's unscaled YUV -> RGB24 table converter (even
+# heights only); the value says whether the chroma rows are halved (4:2:0) or not (4:2:2).
+_TABLE_FORMATS = {"yuv420p": True, "yuvj420p": True, "yuv422p": False, "yuvj422p": False}
+_MIN_SIDE = 5  # the reference refuses frames smaller than 5 px on a side
+
+
+@dataclass(frozen=True, slots=True)
+class _Converter:
+    """Lookup tables reproducing FFmpeg's table-driven YUV -> RGB24 conversion plus PDQ's luma.
+
+    The reference (vPDQ) converts each frame to RGB24 with ``sws_scale`` at the frame's own
+    size and sets no colourspace: BT.601, range from the pixel format. For 8-bit 4:2:0 and 4:2:2
+    with an even height FFmpeg converts with tables: each chroma term becomes whole steps of a
+    luma index (rounded down per term), then one clipped table maps that index to the channel
+    value; one chroma sample serves a 2×2 block. PDQ then takes ``0.299 R + 0.587 G + 0.114 B``
+    in single precision. Folding that weighting into the table gives one float table per
+    channel; a pixel's luma is three lookups added in the reference's order.
+    """
+
+    red: npt.NDArray[np.float32]
+    green: npt.NDArray[np.float32]
+    blue: npt.NDArray[np.float32]
+    v_red: npt.NDArray[np.int16]
+    """Index offset of the red lookup per V (the tables' base folded in)."""
+    u_green: npt.NDArray[np.int16]
+    """Index offset of the green lookup per U (the base folded in); add :attr:`v_green`."""
+    v_green: npt.NDArray[np.int16]
+    u_blue: npt.NDArray[np.int16]
+
+
+def _converter(full_range: bool) -> _Converter:
+    # BT.601 in FFmpeg's 16.16 fixed point, chroma scaled for 224 steps: V->R, U->B, U->G, V->G.
+    v_r, u_b, u_g, v_g = 104597, 132201, -25675, -53279
+    one = 1 << 16
+    if full_range:
+        luma_step, luma_offset, base = one, 0, 384
+        v_r, u_b, u_g, v_g = (_c_div(c * 224, 255) for c in (v_r, u_b, u_g, v_g))
+    else:
+        luma_step, luma_offset, base = one * 255 // 219, 16 << 16, 326
+    # Chroma coefficients in luma-index steps (16.16), divided as C divides (toward zero).
+    v_r, u_b, u_g, v_g = (_c_div(c * one + 0x8000, luma_step) for c in (v_r, u_b, u_g, v_g))
+    headroom = 512
+    index = np.arange(1024 + 2 * headroom, dtype=np.int64)
+    start = -(384 << 16) - headroom * luma_step - luma_offset
+    channel = np.clip((start + index * luma_step + 0x8000) >> 16, 0, 255).astype(np.float32)
+    chroma = np.arange(256, dtype=np.int64)
+
+    def offsets(coeff: int, shift: int) -> npt.NDArray[np.int16]:
+        return (shift - (coeff >> 9) + ((chroma * coeff) >> 16)).astype(np.int16)
+
+    at = base + headroom
+    return _Converter(
+        red=channel * np.float32(0.299),
+        green=channel * np.float32(0.587),
+        blue=channel * np.float32(0.114),
+        v_red=offsets(v_r, at),
+        u_green=offsets(u_g, at),
+        v_green=offsets(v_g, 0),
+        u_blue=offsets(u_b, at),
+    )
+
+
+def _c_div(a: int, b: int) -> int:
+    """Integer division truncating toward zero, as C does."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+_CONVERTERS = {False: _converter(False), True: _converter(True)}
+# For other formats (the reference goes through swscale's general path there): the Y plane
+# expanded to 0-255 and clipped, which is what BT.601 weights give before RGB rounding.
 _LIMITED_LUT = np.clip((np.arange(256, dtype=np.float32) - 16) * (255 / 219), 0, 255).astype(
     np.float32
 )
 _FULL_LUT = np.arange(256, dtype=np.float32)
 _RGB_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_MIN_SIDE = 5  # the reference refuses frames smaller than 5 px on a side
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +541,8 @@ def _frame_luma(frame: av.video.frame.VideoFrame, limits: VideoLimits) -> npt.ND
             "can hash"
         )
     fmt = frame.format.name
+    if fmt in _TABLE_FORMATS and height % 2 == 0:
+        return _table_luma(frame, _TABLE_FORMATS[fmt], _CONVERTERS[fmt.startswith("yuvj")])
     if fmt in _Y_PLANE_FORMATS:
         plane = frame.planes[0]
         rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
@@ -486,6 +556,42 @@ def _frame_luma(frame: av.video.frame.VideoFrame, limits: VideoLimits) -> npt.ND
         return luma
     rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
     return _rgb_luma(rgb)
+
+
+def _plane(frame: av.video.frame.VideoFrame, i: int, rows: int, cols: int) -> npt.NDArray[np.uint8]:
+    plane = frame.planes[i]
+    data = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+    return data[:rows, :cols]
+
+
+def _table_luma(
+    frame: av.video.frame.VideoFrame, halved_rows: bool, conv: _Converter
+) -> npt.NDArray[np.float32]:
+    """The reference's luma of an 8-bit 4:2:0/4:2:2 frame (see :class:`_Converter`)."""
+    width, height = frame.width, frame.height
+    half_w, half_h = (width + 1) // 2, height // 2
+    y = _plane(frame, 0, height, width)
+    # One chroma sample per 2x2 block: 4:2:2 frames use the even row's chroma for both rows.
+    step = 1 if halved_rows else 2
+    u = _plane(frame, 1, half_h * step, half_w)[::step]
+    v = _plane(frame, 2, half_h * step, half_w)[::step]
+    red = conv.v_red[v]
+    green = conv.u_green[u] + conv.v_green[v]
+    blue = conv.u_blue[u]
+    if width % 2:  # give the last column its own (cropped) chroma block
+        y = np.pad(y, ((0, 0), (0, 1)), mode="edge")
+    blocks = y.reshape(half_h, 2, half_w, 2).astype(np.int16)
+
+    def channel(
+        table: npt.NDArray[np.float32], offset: npt.NDArray[np.int16]
+    ) -> npt.NDArray[np.float32]:
+        found: npt.NDArray[np.float32] = table[blocks + offset[:, None, :, None]]
+        return found
+
+    luma = channel(conv.red, red) + channel(conv.green, green)
+    luma += channel(conv.blue, blue)
+    out: npt.NDArray[np.float32] = luma.reshape(height, 2 * half_w)[:, :width]
+    return out
 
 
 def _rgb_luma(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
