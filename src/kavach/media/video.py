@@ -554,7 +554,9 @@ def _frame_luma(frame: av.video.frame.VideoFrame, limits: VideoLimits) -> npt.ND
         )
         luma: npt.NDArray[np.float32] = (_FULL_LUT if full else _LIMITED_LUT)[y]
         return luma
-    rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    # As the reference: BT.601 whatever the stream's colour tags say, area scaling flags.
+    converted = frame.reformat(format="rgb24", src_colorspace="itu601", interpolation="AREA")
+    rgb = np.asarray(converted.to_ndarray(), dtype=np.uint8)
     return _rgb_luma(rgb)
 
 
