@@ -29,18 +29,20 @@ def data(
                 (ItemStatus.CONFIRMED, True),
                 (ItemStatus.CONFIRMED, False),
                 (ItemStatus.REMOVED, True),
+                (ItemStatus.CONFIRMED, True),
             ]
         ):
+            host = "192.0.2.7" if n == 3 else f"h{n}.test"
             item = TakedownItem(
                 organisation_id=org.id,
                 reference=f"KV-CLI0-000{n}",
-                url=f"http://h{n}.test/p",
+                url=f"http://{host}/p",
                 url_sha256=f"{n}" * 64,
-                host=f"h{n}.test",
+                host=host,
                 status=status,
                 dedicated_domain=dedicated,
                 country="NL",
-                matches=[{"url": f"http://h{n}.test/i.jpg"}],
+                matches=[{"url": f"http://{host}/i.jpg"}],
             )
             session.add(item)
             session.flush()
@@ -66,6 +68,8 @@ def test_blocklist_export_stats_and_contacts(
         )
         urls = (data / "urls.txt").read_text().splitlines()
         assert urls == [
+            "http://192.0.2.7/i.jpg",
+            "http://192.0.2.7/p",
             "http://h0.test/i.jpg",
             "http://h0.test/p",
             "http://h1.test/i.jpg",
@@ -74,14 +78,25 @@ def test_blocklist_export_stats_and_contacts(
         assert main(["blocklist", "export", "--format", "domain"]) == 0
         assert capsys.readouterr().out == "h0.test\n"  # dedicated and live only
         assert main(["blocklist", "export", "--format", "rpz", "--out", str(data / "zone")]) == 0
-        assert "h0.test CNAME ." in (data / "zone").read_text()
-        assert main(["blocklist", "export", "--format", "csv"]) == 2
+        zone = (data / "zone").read_text()
+        assert "h0.test CNAME ." in zone
+        assert "\n32.7.2.0.192.rpz-ip CNAME .\n" in zone  # a dedicated IP host: address trigger
+        assert "h2.test" not in zone  # removed
+        if engine.dialect.name == "sqlite":  # the CLI's own checks: once is enough
+            assert main(["blocklist", "export", "--format", "csv"]) == 2
+            assert "choose url, domain or rpz" in capsys.readouterr().err
+            assert main(["blocklist", "export", "--out", str(data / "no" / "urls.txt")]) == 2
+            assert "cannot write" in capsys.readouterr().err
+            assert main(["takedown", "list", "--status", "gone"]) == 2
+            assert "unknown status 'gone'" in capsys.readouterr().err
+            assert main(["stats", "report", "--year", "2025", "--out", str(data)]) == 2
+            assert "cannot write" in capsys.readouterr().err
 
         assert main(["stats", "show", "--year", "2025", "--plots", str(data / "plots")]) == 0
         out = capsys.readouterr().out
-        assert "confirmed\t3" in out
+        assert "confirmed\t4" in out
         assert "median hours to removal\t5.0" in out
-        assert "country NL\t3\t100%" in out
+        assert "country NL\t4\t100%" in out
         assert sorted(p.name for p in (data / "plots").iterdir()) == [
             "country.svg",
             "network.svg",

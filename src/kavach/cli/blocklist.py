@@ -35,5 +35,8 @@ def export_command(
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"kavach: wrote {len(text.splitlines())} lines to {out}", err=True)

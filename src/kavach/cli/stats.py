@@ -57,9 +57,12 @@ def show_command(
     for country, count, share in stats.country_shares():
         typer.echo(f"country {country}\t{count}\t{100 * share:.0f}%")
     if plots is not None:
-        plots.mkdir(parents=True, exist_ok=True)
-        for name in PLOTS:
-            (plots / f"{name}.{fmt}").write_bytes(plot(stats, name, fmt))
+        try:
+            plots.mkdir(parents=True, exist_ok=True)
+            for name in PLOTS:
+                (plots / f"{name}.{fmt}").write_bytes(plot(stats, name, fmt))
+        except OSError as exc:
+            raise InputError(f"cannot write the plots to {plots}: {exc.strerror or exc}") from None
         typer.echo(f"kavach: wrote {len(PLOTS)} plots to {plots}", err=True)
 
 
@@ -71,11 +74,15 @@ def report_command(
     ] = None,
 ) -> None:
     """Write the yearly transparency report (self-contained HTML, counts only)."""
+    from kavach.errors import InputError
     from kavach.takedown.settings import get_takedown_settings
     from kavach.takedown.transparency import transparency_report
 
     chosen = year if year is not None else dt.datetime.now(dt.UTC).year - 1
     with database_session() as session:
         html = transparency_report(session, chosen, get_takedown_settings())
-    out.write_text(html, encoding="utf-8")
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"kavach: wrote the {chosen} transparency report to {out}", err=True)

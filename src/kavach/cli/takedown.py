@@ -46,12 +46,20 @@ def list_command(
     """Reported URLs: reference, status, country, network, notices, URL."""
     from sqlalchemy import select
 
+    from kavach.errors import InputError
     from kavach.takedown.models import ItemStatus, TakedownItem
 
+    chosen = None
+    if status:
+        try:
+            chosen = ItemStatus(status)
+        except ValueError:
+            names = ", ".join(s.value for s in ItemStatus)
+            raise InputError(f"unknown status {status!r}; choose one of {names}") from None
     with database_session() as session:
         query = select(TakedownItem).order_by(TakedownItem.id)
-        if status:
-            query = query.where(TakedownItem.status == ItemStatus(status))
+        if chosen is not None:
+            query = query.where(TakedownItem.status == chosen)
         for item in session.scalars(query):
             network = f"AS{item.asn}" if item.asn else "-"
             typer.echo(

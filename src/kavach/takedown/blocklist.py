@@ -8,6 +8,7 @@ every list the moment a check finds its content gone.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -35,14 +36,37 @@ def urls(session: Session) -> list[str]:
     return sorted(out)
 
 
-def domains(session: Session) -> list[str]:
-    """Domains dedicated to the material (analyst-marked), with confirmed content live."""
-    hosts = session.scalars(
-        select(TakedownItem.host)
-        .where(TakedownItem.status == ItemStatus.CONFIRMED, TakedownItem.dedicated_domain)
-        .distinct()
+def _dedicated_hosts(session: Session) -> set[str]:
+    return set(
+        session.scalars(
+            select(TakedownItem.host)
+            .where(TakedownItem.status == ItemStatus.CONFIRMED, TakedownItem.dedicated_domain)
+            .distinct()
+        )
     )
-    return sorted(set(hosts))
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def domains(session: Session) -> list[str]:
+    """Domains dedicated to the material (analyst-marked), with confirmed content live.
+
+    A URL whose host is an IP address has no domain; a dedicated one is in the RPZ zone as an
+    address trigger instead."""
+    return sorted(h for h in _dedicated_hosts(session) if _address(h) is None)
+
+
+def _rpz_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    # RPZ writes an address trigger as prefix length, then the address backwards.
+    if isinstance(address, ipaddress.IPv4Address):
+        return "32." + ".".join(reversed(str(address).split("."))) + ".rpz-ip"
+    groups = [g.lstrip("0") or "0" for g in address.exploded.split(":")]
+    return "128." + ".".join(reversed(groups)) + ".rpz-ip"
 
 
 def rpz_zone(
@@ -53,8 +77,8 @@ def rpz_zone(
 ) -> str:
     """A DNS Response Policy Zone answering NXDOMAIN for the listed domains (and subdomains).
 
-    RPZ acts on names, so only the domain list can be expressed in it; URL-level blocking needs
-    the URL list at a proxy.
+    RPZ acts on names (and answer addresses), so only the domain list and dedicated IP hosts
+    can be expressed in it; URL-level blocking needs the URL list at a proxy.
     """
     serial = int((now or utcnow()).timestamp())
     lines = [
@@ -66,6 +90,9 @@ def rpz_zone(
     for domain in domains(session):
         lines.append(f"{domain} CNAME .")
         lines.append(f"*.{domain} CNAME .")
+    found = (_address(h) for h in _dedicated_hosts(session))
+    for address in sorted((a for a in found if a is not None), key=str):
+        lines.append(f"{_rpz_ip(address)} CNAME .")
     return "\n".join(lines) + "\n"
 
 
