@@ -1,8 +1,9 @@
-"""Exchange work for ``kavach worker``: the periodic sync of every peer, and referral delivery.
+"""Exchange work for ``kavach worker``: the periodic sync, and referral delivery.
 
-The sync is a job that reschedules itself (``KAVACH_EXCHANGE_INTERVAL`` seconds later, default
-300): ``kavach exchange peer add`` enqueues the first one. Handlers never raise for a peer's
-fault (that is recorded on the peer), so the schedule survives unreachable peers.
+The sync job publishes our own feeds, pulls every peer's, and reschedules itself
+(``KAVACH_EXCHANGE_INTERVAL`` seconds later, default 300); ``kavach exchange peer add`` enqueues
+the first one. Handlers never raise for a peer's fault (that is recorded on the peer), so the
+schedule survives unreachable peers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kavach.config import get_settings
 from kavach.errors import ConfigurationError, NotFoundError
 from kavach.exchange import referrals
+from kavach.exchange.feeds import publish, shared_banks
 from kavach.exchange.identity import NodeIdentity, load_identity
 from kavach.exchange.sync import sync_all
 from kavach.jobs.models import Job, JobStatus
@@ -74,6 +76,10 @@ def handlers(
         me = identity()
         try:
             if me is not None:
+                # Our own feeds first, so peers' page requests rarely have to publish a backlog.
+                with session_scope(factory) as session:
+                    for bank in shared_banks(session, me, None):
+                        publish(session, bank, me)
                 for report in sync_all(factory, client, me):
                     if not report.ok:
                         log.warning(
