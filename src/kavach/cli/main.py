@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import typer
@@ -22,8 +23,11 @@ def _root() -> None:
     """Kavach: identify known material by hash, act on it, get it taken down, share with allies."""
 
 
+@functools.cache
 def _register() -> None:
-    # Imported here so that `import kavach.cli.main` stays cheap and free of cycles.
+    # Imported here so that `import kavach.cli.main` stays cheap and free of cycles. Once per
+    # process: Typer appends a command each time one is registered, so a second registration
+    # would double every command (and the time to build the command tree on every call).
     from kavach.cli import hash as hash_cli
 
     hash_cli.register(app)
