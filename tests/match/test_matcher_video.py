@@ -80,7 +80,7 @@ def test_videos_follow_refresh_and_retraction(
         SignalType.MD5,
         SignalType.VPDQ,
     ]
-    # A matcher started from the cache still has every video (the video index is not cached).
+    # A matcher started from the cache still has every video (the video index is cached too).
     again = Matcher(factory, ["videos"], cache_dir=cache)
     assert len(again.match_record(_hashed("copy"))) == 1
     video = _hashed("listed").video_hash()

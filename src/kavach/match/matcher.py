@@ -12,9 +12,9 @@ so a scan against a large bank starts in a fraction of a second; the cache is ke
 bank id and bank creation time, and brought up to date from the bank's change stamps.
 
 Videos (vpdq entries) are matched as :mod:`kavach.match.video` defines it, each bank's listed
-videos in one :class:`~kavach.match.video.VideoIndex` keyed by entry id. That index is not cached:
-it is read from the database on every load (a video is one row, so even 100,000 listed videos are
-a quick read) and updated incrementally on refresh like the others.
+videos in one :class:`~kavach.match.video.VideoIndex` keyed by entry id. It is cached beside the
+others (its frames in the index file format, the listed videos in a ``.npy`` table), so a warm
+start reads no frames from the database, and updated incrementally on refresh like the others.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ vpdq is matched by its frames, in a video index of its own)."""
 # Entry ids per IN (...) query: well under every database's parameter limit.
 _ID_BATCH = 500
 _LOAD_BATCH = 50_000
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: the video index is cached too
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,13 +391,12 @@ class Matcher:
         if bank is None:
             bank = _BankIndexes(bank_id, name, version, key)
             _fill(session, bank)
+            _fill_videos(session, bank)
         elif bank.version != version:
             self._apply_changes(session, bank, since=bank.version, version=version)
         else:
-            _fill_videos(session, bank)
             return bank
         self._save_cache(bank)
-        _fill_videos(session, bank)
         return bank
 
     def _apply_changes(
@@ -442,6 +441,14 @@ class Matcher:
                 bank.indexes[st] = (
                     PDQIndex.load(file) if st is SignalType.PDQ else ExactIndex.load(file)
                 )
+            if meta.get("videos"):
+                from kavach.match.video import VideoIndex
+
+                bank.videos = VideoIndex.load(
+                    folder / f"{key}-vpdq.kvx",
+                    folder / f"{key}-vpdq.npy",
+                    min_quality=PDQ_MIN_QUALITY,
+                )
             return bank
         except (OSError, ValueError, KeyError, TypeError, IndexFormatError) as exc:
             log.warning("index cache for bank %s unusable (%s); rebuilding", name, exc)
@@ -459,10 +466,15 @@ class Matcher:
             meta_path.unlink(missing_ok=True)
             for st, index in bank.indexes.items():
                 index.save(folder / f"{bank.cache_key}-{st.value}.kvx")
+            if bank.videos is not None:
+                bank.videos.save(
+                    folder / f"{bank.cache_key}-vpdq.kvx", folder / f"{bank.cache_key}-vpdq.npy"
+                )
             meta = {
                 "format": _CACHE_FORMAT,
                 "version": bank.version,
                 "signals": sorted(st.value for st in bank.indexes),
+                "videos": bank.videos is not None,
             }
             tmp = meta_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(meta), "utf-8")
@@ -603,7 +615,7 @@ def _read_details(session: Session, ids: list[int]) -> dict[int, _Details | None
 
 
 def _fill_videos(session: Session, bank: _BankIndexes) -> None:
-    """Load every live listed video of the bank into a new video index (never cached)."""
+    """Load every live listed video of the bank into a new video index (then cached)."""
     bank.videos = None
     rows = session.execute(
         select(BankEntry.id, BankEntry.payload).where(

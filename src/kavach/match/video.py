@@ -14,13 +14,15 @@ and the distance symmetric), so no video is compared frame by frame.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from kavach.errors import InputError
+from kavach.errors import IndexFormatError, InputError
 from kavach.index import PDQIndex
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from kavach.signals.vpdq import VideoHash
@@ -186,6 +188,51 @@ class VideoIndex:
                 matches.append(match)
         matches.sort(key=lambda m: (-m.query_match_percent, -m.compared_match_percent, m.video_id))
         return matches
+
+    def save(self, index_path: str | os.PathLike[str], table_path: str | os.PathLike[str]) -> None:
+        """Write the frames (the PDQ index file format) and the listed videos (``.npy``).
+
+        The table is ``int64[N, 2]``: video id and frames contributed, so videos with no
+        quality frame stay listed. Both files are replaced atomically; no pickle.
+        """
+        self._index.save(index_path)
+        table = np.array(sorted(self._frames.items()), dtype=np.int64).reshape(-1, 2)
+        target = Path(table_path)
+        tmp = target.with_name(target.name + ".tmp")
+        with open(tmp, "wb") as out:
+            np.save(out, table, allow_pickle=False)
+        os.replace(tmp, target)
+
+    @classmethod
+    def load(
+        cls,
+        index_path: str | os.PathLike[str],
+        table_path: str | os.PathLike[str],
+        *,
+        min_quality: int = PDQ_MIN_QUALITY,
+    ) -> VideoIndex:
+        """Read what :meth:`save` wrote; :class:`IndexFormatError` if the files disagree.
+
+        ``min_quality`` must be the one the index was saved with (it chose the frames kept).
+        """
+        index = PDQIndex.load(index_path)
+        try:
+            table = np.load(table_path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexFormatError(f"{table_path}: not a video table ({exc})") from None
+        if table.dtype != np.int64 or table.ndim != 2 or table.shape[1] != 2:
+            raise IndexFormatError(f"{table_path}: a video table is int64[N, 2]")
+        ids, counts = table[:, 0], table[:, 1]
+        if (
+            (len(ids) and (ids.min() < 0 or ids.max() > _MAX_VIDEO_ID))
+            or len(np.unique(ids)) != len(ids)
+            or (len(counts) and (counts.min() < 0 or counts.max() >= 1 << _ROW_BITS))
+            or int(counts.sum()) != len(index)
+        ):
+            raise IndexFormatError(f"{table_path}: the video table does not fit its frames")
+        videos = cls(min_quality=min_quality, index=index)
+        videos._frames = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+        return videos
 
     @classmethod
     def from_videos(
