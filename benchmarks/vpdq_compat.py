@@ -7,9 +7,10 @@ Hamming distance's median, 99th percentile and maximum, the largest quality diff
 how many frames are more than 10 bits away in each quality band (< 20, 20–49, ≥ 50).
 
 ``--y-plane`` measures the previous conversion instead (the decoder's Y plane expanded to
-0–255, no chroma), for a before/after comparison.
+0–255, no chroma), for a before/after comparison; ``--swscale`` converts 4:2:0 frames with the
+bundled FFmpeg's own RGB24 conversion (BT.601; its SIMD version on x86) instead of the tables.
 
-    python benchmarks/vpdq_compat.py [--y-plane] [NAME ...]
+    python benchmarks/vpdq_compat.py [--y-plane | --swscale] [NAME ...]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,13 +54,23 @@ def compare(path: Path) -> tuple[str, np.ndarray, np.ndarray]:
     return row, d, q
 
 
+def _y_plane_luma(frame: Any, halved_rows: bool, conv: Any) -> np.ndarray:
+    """The previous conversion: the Y plane expanded to 0-255 and clipped, chroma ignored."""
+    y = video_module._plane(frame, 0, frame.height, frame.width)
+    full = conv is video_module._CONVERTERS[True]
+    return (video_module._FULL_LUT if full else video_module._LIMITED_LUT)[y]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="sample video names (default: all)")
     parser.add_argument("--y-plane", action="store_true", help="the previous Y-plane luma")
+    parser.add_argument("--swscale", action="store_true", help="FFmpeg's own RGB conversion")
     args = parser.parse_args()
     if args.y_plane:
-        video_module._TABLE_FORMATS.clear()  # every frame takes the Y-plane path
+        video_module._table_luma = _y_plane_luma  # type: ignore[assignment]
+    elif args.swscale:
+        video_module._TABLE_FORMATS.clear()  # every frame takes swscale's path
     paths = sorted(VIDEOS.glob("*.mp4"))
     if args.names:
         paths = [p for p in paths if p.stem in args.names]

@@ -79,25 +79,6 @@ VIDEO_TYPES = frozenset(_DEMUXERS)
 ANIMATED_TYPES = frozenset({"image/gif", "image/webp"})
 """Image types that may hold an animation, decoded frame by frame with Pillow."""
 
-# Planar YUV formats whose first plane is the 8-bit luma: read it directly when the reference's
-# converter (below) does not apply.
-_Y_PLANE_FORMATS = frozenset(
-    {
-        "yuv420p",
-        "yuvj420p",
-        "yuv422p",
-        "yuvj422p",
-        "yuv444p",
-        "yuvj444p",
-        "yuv440p",
-        "yuvj440p",
-        "yuv411p",
-        "yuv410p",
-        "nv12",
-        "nv21",
-        "gray",
-    }
-)
 # Formats the reference converts with FFmpeg's unscaled YUV -> RGB24 table converter (even
 # heights only); the value says whether the chroma rows are halved (4:2:0) or not (4:2:2).
 _TABLE_FORMATS = {"yuv420p": True, "yuvj420p": True, "yuv422p": False, "yuvj422p": False}
@@ -167,8 +148,7 @@ def _c_div(a: int, b: int) -> int:
 
 
 _CONVERTERS = {False: _converter(False), True: _converter(True)}
-# For other formats (the reference goes through swscale's general path there): the Y plane
-# expanded to 0-255 and clipped, which is what BT.601 weights give before RGB rounding.
+# Grey video: its single plane is the luma, as is (full range) or expanded when tagged limited.
 _LIMITED_LUT = np.clip((np.arange(256, dtype=np.float32) - 16) * (255 / 219), 0, 255).astype(
     np.float32
 )
@@ -543,18 +523,12 @@ def _frame_luma(frame: av.video.frame.VideoFrame, limits: VideoLimits) -> npt.ND
     fmt = frame.format.name
     if fmt in _TABLE_FORMATS and height % 2 == 0:
         return _table_luma(frame, _TABLE_FORMATS[fmt], _CONVERTERS[fmt.startswith("yuvj")])
-    if fmt in _Y_PLANE_FORMATS:
-        plane = frame.planes[0]
-        rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
-        y = rows[:height, :width]
-        full = (
-            fmt.startswith("yuvj")
-            or frame.color_range == 2
-            or (fmt == "gray" and frame.color_range != 1)
-        )
-        luma: npt.NDArray[np.float32] = (_FULL_LUT if full else _LIMITED_LUT)[y]
+    if fmt == "gray":  # the picture is its luma; full range unless tagged otherwise
+        lut = _LIMITED_LUT if frame.color_range == 1 else _FULL_LUT
+        luma: npt.NDArray[np.float32] = lut[_plane(frame, 0, height, width)]
         return luma
-    # As the reference: BT.601 whatever the stream's colour tags say, area scaling flags.
+    # Other formats (4:4:4, 10-bit, RGB, odd heights) take swscale's general path in the
+    # reference too: BT.601 whatever the stream's colour tags say, area flags.
     converted = frame.reformat(format="rgb24", src_colorspace="itu601", interpolation="AREA")
     rgb = np.asarray(converted.to_ndarray(), dtype=np.uint8)
     return _rgb_luma(rgb)
