@@ -10,6 +10,8 @@ checked between packets. Every failure becomes a :class:`~kavach.errors.MediaErr
 Frames are numbered in output order from 0 and stamped ``index / frame_rate`` (the stream's
 average frame rate), as Meta's vPDQ does, so hashes line up with the reference's lines. Pixels are
 hashed as stored; the rotation a player would apply is reported, not applied (as the reference).
+Their luma is the reference's too: FFmpeg's YUV -> RGB24 conversion (its lookup tables reproduced
+for 8-bit 4:2:0 and 4:2:2, see :class:`_Converter`), then PDQ's single-precision weighting.
 
 Video goes through PyAV (FFmpeg). FFmpeg cannot decode animated WebP, so animated GIF and WebP go
 through Pillow, with the frame rate taken from their frame delays.
