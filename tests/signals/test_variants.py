@@ -184,14 +184,38 @@ def test_crop_variants_undo_small_crops(box: tuple[float, float, float, float]) 
     assert found >= 3
 
 
-def test_rotate_variants_undo_small_rotations() -> None:
+@pytest.mark.parametrize("degrees", [4, -5])
+def test_rotate_variants_undo_small_rotations(degrees: int) -> None:
     found = 0
     for seed in SEEDS[:4]:
-        turned = _original(seed).rotate(4, resample=Image.Resampling.BICUBIC)
-        distance, _name, plain = _best(turned, seed)
-        if distance <= PDQ_MATCH_THRESHOLD and distance < plain:
+        # Black corners, as a phone's or an editor's turn leaves them.
+        turned = _original(seed).rotate(degrees, resample=Image.Resampling.BICUBIC)
+        distance, name, plain = _best(turned, seed)
+        # The variant is named after the turn that undoes the copy's.
+        if distance <= PDQ_MATCH_THRESHOLD < plain and name == f"rotate:{-degrees:+g}":
             found += 1
     assert found >= 3
+
+
+def _framed_screenshot(image: Image.Image) -> Image.Image:
+    # The photo has a flat grey frame of its own at the bottom, right against the black
+    # letterbox: trimming layer by layer keeps a box with the frame (the listed picture).
+    framed = image.copy()
+    ImageDraw.Draw(framed).rectangle(
+        (0, image.height - image.height // 10, image.width, image.height), fill=(128, 128, 128)
+    )
+    return _screenshot(framed), framed
+
+
+def test_layered_trimming_keeps_a_photo_s_own_frame() -> None:
+    for seed in SEEDS[:3]:
+        shot, framed = _framed_screenshot(_original(seed))
+        listed = pdq_from_luma(np.asarray(ImageOps.grayscale(framed), dtype=np.float32))[0]
+        found = _variants(shot)
+        distances = {v.name: hamming(v.hash.hash, listed.hash) for v in found}
+        best = min(distances, key=distances.__getitem__)
+        assert distances[best] <= 20 < distances["original"]
+        assert best.startswith("trimmed")
 
 
 def test_no_variant_matches_a_distinct_image() -> None:
