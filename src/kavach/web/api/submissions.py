@@ -2,6 +2,10 @@
 
 A verdict with matches is recorded (the submission, what it matched) and its webhook deliveries
 are queued in the same transaction: either all of it is committed or none.
+
+An uploaded file is hashed in memory and dropped, except where the operator turned evidence
+retention on (``KAVACH_EVIDENCE=1`` and a key): then a file that *matched* is kept, encrypted,
+with its review case's item (docs/review.md, "Evidence"); a file that did not match never is.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,20 +24,26 @@ from sqlalchemy.orm import Session, selectinload
 
 from kavach.auth.service import Permission, Principal
 from kavach.cases.intake import case_from_verdict
-from kavach.errors import InputError, KavachError, NotFoundError
+from kavach.cases.models import CaseItem
+from kavach.errors import InputError, KavachError, MediaError, NotFoundError
+from kavach.evidence import Vault
+from kavach.evidence import store as store_evidence
+from kavach.hashing import HashOptions, HashRecord, hash_bytes
 from kavach.jobs.webhooks import enqueue_event
 from kavach.match.matcher import Query as MatchQuery
 from kavach.match.matcher import record_queries
 from kavach.match.models import Match
+from kavach.media.video import VideoLimits
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
 from kavach.signals.types import SignalType
 from kavach.signals.variants import DEFAULT_VARIANTS
 from kavach.store.submissions import Submission, SubmissionMatch
-from kavach.web.api.lookup import UPLOAD_SCHEMA, hash_upload
+from kavach.web.api.lookup import UPLOAD_SCHEMA
 from kavach.web.api.schemas import HashIn, parse_queries
 from kavach.web.auth import RuntimeDep, require
-from kavach.web.multipart import multipart_openapi
+from kavach.web.multipart import multipart_openapi, parse_form, read_body
 from kavach.web.runtime import Runtime
+from kavach.web.ui.media import vault_of
 
 __all__ = ["router"]
 
@@ -107,6 +118,15 @@ def _check_metadata(metadata: dict[str, Any]) -> None:
         raise InputError(f"metadata is limited to {_MAX_METADATA_BYTES:,} bytes of JSON")
 
 
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """An uploaded file to keep if it matches: the vault, the bytes and their media type."""
+
+    vault: Vault
+    data: bytes
+    media_type: str
+
+
 def _decide(
     runtime: Runtime,
     principal: Principal,
@@ -114,6 +134,7 @@ def _decide(
     metadata: dict[str, Any],
     queries: list[MatchQuery],
     banks: list[str] | None,
+    evidence: _Evidence | None = None,
 ) -> Verdict:
     chosen = runtime.indexes.resolve(principal, banks)
     [matches] = runtime.indexes.match([queries], chosen, threshold=PDQ_MATCH_THRESHOLD)
@@ -153,7 +174,9 @@ def _decide(
             },
         )
         submission_id = submission.id
-        _open_case(session, principal, submission_id, content_id, hashes, matches, metadata)
+        _open_case(
+            session, principal, submission_id, content_id, hashes, matches, metadata, evidence
+        )
     for m in matches:
         runtime.metrics.matches.labels(m.bank).inc()
     return Verdict(
@@ -173,12 +196,14 @@ def _open_case(
     hashes: dict[str, list[str]],
     matches: list[Match],
     metadata: dict[str, Any],
+    evidence: _Evidence | None,
 ) -> None:
     # A match waits for a person in the review queue (docs/review.md). In a savepoint: a case
     # that cannot be opened is logged, and the verdict and its webhook still go out.
+    actor = f"key:{principal.key_id}"
     try:
         with session.begin_nested():
-            case_from_verdict(
+            case = case_from_verdict(
                 session,
                 organisation_id=principal.organisation_id,
                 submission_id=submission_id,
@@ -186,10 +211,28 @@ def _open_case(
                 hashes=hashes,
                 matches=matches,
                 metadata=metadata,
-                actor=f"key:{principal.key_id}",
+                actor=actor,
             )
     except KavachError as exc:
         log.warning("no review case for submission %s: %s", submission_id, exc)
+        return
+    if evidence is None:
+        return
+    # The matched file itself, encrypted, for the reviewers (blurred) and the NCMEC upload. Its
+    # own savepoint: evidence that cannot be kept is logged; the case and verdict stand.
+    try:
+        with session.begin_nested():
+            item = session.scalars(select(CaseItem).where(CaseItem.case_id == case.id)).one()
+            store_evidence(
+                session,
+                evidence.vault,
+                item,
+                evidence.data,
+                actor=actor,
+                media_type=evidence.media_type,
+            )
+    except KavachError as exc:
+        log.warning("evidence for submission %s not kept: %s", submission_id, exc)
 
 
 def _match_row(submission_id: int, m: Match) -> SubmissionMatch:
@@ -243,8 +286,11 @@ async def submit_upload(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Permission.SUBMIT))],
 ) -> Verdict:
-    """Hash the file (a video: its vpdq frames too), then decide as for submitted hashes."""
-    record, fields = await hash_upload(request, runtime, variants=True)
+    """Hash the file (a video: its vpdq frames too), then decide as for submitted hashes; with
+    evidence retention on, a file that matched is kept encrypted with its case."""
+    # Resolved first: with retention on but its key missing or bad, say so before any work.
+    vault = vault_of(request)
+    record, fields, data = await _read_upload(request, runtime)
     content_id = fields.get("content_id", "").strip()
     if not content_id or len(content_id) > 200:
         raise InputError("content_id is required (1-200 characters)")
@@ -255,9 +301,37 @@ async def submit_upload(
     # copy shows up (docs/robustness.md). Hash lists hold one hash per item; the record keeps only
     # the file's own hashes.
     queries = record_queries(record, DEFAULT_VARIANTS)
+    evidence = None
+    if vault is not None:
+        evidence = _Evidence(vault, data, record.media_type or "application/octet-stream")
+    del data
     return await run_in_threadpool(
-        _decide, runtime, principal, content_id, metadata, queries, banks
+        _decide, runtime, principal, content_id, metadata, queries, banks, evidence
     )
+
+
+async def _read_upload(
+    request: Request, runtime: Runtime
+) -> tuple[HashRecord, dict[str, str], bytes]:
+    """The upload's hash record (with the image's query-side variants), its text fields and its
+    bytes, held in this request's memory only (``lookup.hash_upload`` drops them; a matching
+    upload may need them as evidence)."""
+    body = await read_body(request, runtime.service.max_upload_bytes)
+    form = parse_form(request.headers.get("content-type", ""), body)
+    del body
+    part = form.pop("file", None)
+    if part is None or part.filename is None:
+        raise InputError("the form needs a file part called 'file'")
+    if not part.data:
+        raise MediaError("the uploaded file is empty")
+    fields = {name: p.text() for name, p in form.items() if p.filename is None}
+    options = HashOptions(
+        video_limits=VideoLimits(time_limit=runtime.service.video_time_limit),
+        variants=DEFAULT_VARIANTS,
+    )
+    data = part.data
+    record = await run_in_threadpool(hash_bytes, data, options)
+    return record, fields, data
 
 
 def _parse_metadata(text: str) -> dict[str, Any]:
