@@ -6,6 +6,7 @@ Node A publishes from a throw-away SQLite database; node B follows on the module
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 
@@ -24,6 +25,7 @@ from kavach.exchange.sync import FeedRefusedError, sync_peer, verify_page
 from kavach.exchange.vouching import pending, vouch_locally
 from kavach.match.matcher import Matcher, Query
 from kavach.signals.types import SignalType
+from kavach.store.base import utcnow
 from kavach.store.db import make_engine, session_scope
 from kavach.store.testing import sqlite_database
 from tests.exchange.feedtools import rewrite_history
@@ -338,3 +340,83 @@ def test_per_peer_label_filter_and_listen_trust(pair: Pair) -> None:
     with session_scope(pair.b.factory) as session:
         queue = pending(session, bank="a.labelled-b2")
         assert [p.vouchers for p in queue] == [[], []]
+
+
+def test_a_takedown_referral_goes_to_the_peer_in_the_hosting_country(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kavach.exchange.models import Referral
+    from kavach.takedown import service as takedown
+    from kavach.takedown.models import (
+        ContactScope,
+        EventKind,
+        ItemStatus,
+        Notice,
+        TakedownEvent,
+        TakedownItem,
+    )
+    from kavach.takedown.settings import TakedownSettings
+
+    monkeypatch.setenv("KAVACH_DATA_DIR", str(pair.a.data_dir))
+    settings = TakedownSettings()
+    now = utcnow()
+    with session_scope(pair.a.factory) as session:
+        org = takedown.portal_organisation(session, settings)
+        # A mail contact for GB too: the peer registered for GB (B) still takes precedence.
+        takedown.set_contact(session, ContactScope.HOTLINE, "GB", "gb@hotline.example")
+        takedown.set_contact(session, ContactScope.HOTLINE, "NL", "nl@hotline.example")
+        ids = {}
+        for country, url in (("GB", "https://files.example.co.uk/t/1"), ("NL", "https://x.nl/2")):
+            item = session.get(
+                TakedownItem,
+                takedown.submit_report(session, url=url, organisation_id=org).item_id,
+            )
+            assert item is not None
+            item.country, item.status = country, ItemStatus.CONFIRMED
+            item.next_check_at = now + dt.timedelta(hours=24)
+            ids[country] = item.id
+            notice = takedown.refer(session, item, settings=settings, now=now, reason="test")
+            if country == "GB":
+                assert notice is None
+            else:  # no peer in NL: the configured hotline by e-mail, as before
+                assert notice is not None
+                assert notice.recipient == "nl@hotline.example"
+        referred = session.scalars(
+            select(TakedownEvent).where(
+                TakedownEvent.item_id == ids["GB"], TakedownEvent.kind == EventKind.REFERRED
+            )
+        ).one()
+        assert referred.details["recipient"] == "peer:b"
+        assert session.scalar(select(Notice.id).where(Notice.item_id == ids["GB"])) is None
+        uid = referred.details["referral"]
+        referral_id = session.scalars(select(Referral.id).where(Referral.uid == uid)).one()
+    with session_scope(pair.a.factory) as session:
+        referrals.deliver_referral(session, pair.to_b, pair.a.identity, referral_id)
+    with session_scope(pair.b.factory) as session:
+        received = session.scalars(
+            select(Referral).where(Referral.uid == uid, Referral.direction == "in")
+        ).one()
+        assert received.subject["url"] == "https://files.example.co.uk/t/1"
+        assert received.subject["country"] == "GB"
+        rid = referrals.set_status(session, pair.b.identity, uid, "removed", note="host acted").id
+        index = len(received.history) - 1
+    with session_scope(pair.b.factory) as session:
+        referrals.deliver_status(session, pair.to_a, pair.b.identity, rid, index)
+    with session_scope(pair.a.factory) as session:
+        events = session.scalars(
+            select(TakedownEvent)
+            .where(
+                TakedownEvent.item_id == ids["GB"],
+                TakedownEvent.kind == EventKind.REFERRAL_STATUS,
+            )
+            .order_by(TakedownEvent.id)
+        ).all()
+        assert [(e.details["status"], e.details["note"]) for e in events] == [
+            ("received", ""),
+            ("removed", "host acted"),
+        ]
+        # The peer says removed: our own check is brought forward to confirm it.
+        item = session.get(TakedownItem, ids["GB"])
+        assert item is not None
+        assert item.next_check_at is not None
+        assert item.next_check_at.replace(tzinfo=dt.UTC) < now + dt.timedelta(hours=1)

@@ -140,15 +140,19 @@ def deliver_referral(
     )
     if ack.get("type") != "referral_status" or ack.get("id") != referral.uid:
         raise InputError("the peer's acknowledgement is for another referral")
-    _apply_status(referral, ack)
+    _apply_status(session, referral, ack)
 
 
-def _apply_status(referral: Referral, message: dict[str, Any]) -> None:
+def _apply_status(session: Session, referral: Referral, message: dict[str, Any]) -> None:
+    from kavach.exchange.routing import on_status
+
     status = str(message.get("status"))
     if status not in STATUSES:
         raise InputError(f"unknown referral status {status!r}")
     referral.status = status
     referral.history = [*referral.history, message]
+    # A takedown item referred through the exchange keeps the peer's answers on its events.
+    on_status(session, referral, message)
 
 
 def receive_referral(
@@ -321,7 +325,7 @@ def receive_status(
         raise NotFoundError(f"no referral {uid} was sent to this peer")
     if message in referral.history:
         return
-    _apply_status(referral, message)
+    _apply_status(session, referral, message)
     audit(
         session,
         "referral.update",

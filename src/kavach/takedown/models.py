@@ -60,6 +60,8 @@ class EventKind(enum.StrEnum):
     NOTICE_FAILED = "notice_failed"
     ESCALATED = "escalated"
     REFERRED = "referred"
+    REFERRAL_STATUS = "referral_status"
+    """A status report (received, actioned, removed) from the peer a referral went to."""
     REMOVED = "removed"
     REAPPEARED = "reappeared"
     CLOSED = "closed"

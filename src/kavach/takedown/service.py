@@ -411,12 +411,17 @@ def refer(
     reason: str,
 ) -> Notice | None:
     """Refer ``item`` to the member hotline registered for its hosting country, or to the police
-    where there is none; returns the referral notice (None when nobody is configured).
+    where there is none; returns the referral notice (None when nobody is configured, or when
+    the referral went through the exchange).
 
-    The referral goes out as a notice (e-mail or webhook) from this node. The alliance exchange
-    can route it instead, once it carries referrals between nodes: this is the one place to
-    change.
+    An alliance peer registered for the hosting country gets it first, as a signed exchange
+    referral whose status reports come back onto the item's events
+    (``kavach.exchange.routing``); otherwise it goes out as a notice (e-mail or webhook).
     """
+    from kavach.exchange.routing import route_takedown
+
+    if route_takedown(session, item, reason=reason, now=now) is not None:
+        return None
     target = _referral_target(session, item.country)
     if target is None:
         event(
