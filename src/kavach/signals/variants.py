@@ -8,14 +8,18 @@ match reports:
 
 - ``dihedral:rot90`` … ``dihedral:flipminus1``: the seven rotations and flips, from the canonical
   DCT itself (exact flipped filters on pictures under 512 pixels).
-- ``trimmed`` (and ``trimmed:outer``): the content inside near-uniform bars, frames and caption
-  strips, trimmed side by side and again inside what is left (a screenshot's status and
-  navigation bars around a letterboxed photo), see :func:`content_box`.
+- ``trimmed`` (and ``trimmed:outer``, ``trimmed:N``): the content inside near-uniform bars, frames
+  and caption strips, trimmed one layer (one bar colour) at a time, so a screenshot's status,
+  app and navigation bars and the letterbox around the photo each go in their own round; every
+  distinct box is looked up, because a photo's own flat frame looks like one more bar, see
+  :func:`content_box`.
 - ``crop:…``: the query padded back out, for a copy that lost a few percent at its edges;
   ``crop:c8`` assumes 8% was cut evenly around, ``crop:t10`` 10% from the top only, and so on.
   The padding repeats the edge pixels; as a linear map it folds into PDQ's filter matrices, so a
   crop variant costs one small matrix product.
-- ``rotate:±1.5``, ``±3``, ``±4.5``: the query turned back, on PDQ's filtered 64×64 buffer.
+- ``rotate:±1.5``, ``±3``, ``±4``, ``±5``: the query turned back (``rotate:-3`` undoes a copy
+  turned 3° counter-clockwise), sampled from the small working plane at PDQ's turned sample
+  points.
 
 ``docs/robustness.md`` explains each with its measured recall, false matches and cost
 (``benchmarks/robustness.py``).
@@ -106,7 +110,8 @@ CROP_VARIANTS: tuple[tuple[str, float, float, float, float], ...] = (
 """The crops undone by padding; chosen with ``benchmarks/robustness.py``."""
 
 ROTATE_DEGREES = (1.5, -1.5, 3.0, -3.0, 4.0, -4.0, 5.0, -5.0)
-"""Turns undone: PDQ itself shrugs off under a degree, so a 1.5-degree grid covers 1-5."""
+"""Turns undone: PDQ itself shrugs off under a degree; beyond 3° half a degree off the guess
+already costs (4° copies: 87% found with ±4, 83% with ±4.5 alone), hence 4 and 5."""
 
 # Trimming: a line belongs to a bar when this share of its pixels is within _TOLERANCE grey levels
 # of the bar's colour; a band may hold text (a caption) as long as most of it is bar-coloured.
