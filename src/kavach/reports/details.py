@@ -33,6 +33,7 @@ __all__ = [
     "ReportedPerson",
     "Reporter",
     "case_details",
+    "ncmec_missing",
 ]
 
 INCIDENT_TYPES = (
@@ -156,3 +157,8 @@ def case_details(case: Case) -> CaseDetails:
         if when is not None and when.tzinfo is None:
             raise InputError(f"case {case.name}: details.incident.at needs a time zone")
     return details
+
+
+def ncmec_missing(details: CaseDetails) -> list[str]:
+    """The fields a CyberTipline report needs that ``details`` lacks (``reporter.email``)."""
+    return [] if details.reporter is not None else ["reporter.email"]

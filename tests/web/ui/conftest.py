@@ -18,6 +18,7 @@ from kavach.banks.service import ensure_organisation
 from kavach.evidence.store import Vault
 from kavach.store.db import make_session_factory, session_scope
 from kavach.store.pytest_fixtures import database_url, engine
+from kavach.web.limits import RateLimiter
 from tests.support.browser import browser, page
 from tests.web.helpers import make_app
 from tests.web.ui.client import TestClient
@@ -83,8 +84,13 @@ def seeded(app: FastAPI, engine: Engine, vault: Vault) -> Seeded:
 
 @pytest.fixture(scope="module")
 def started(app: FastAPI) -> Iterator[TestClient]:
-    """The app started (lifespan run) once per module."""
+    """The app started (lifespan run) once per module.
+
+    These tests log people in many times a second from one address; the login limiter (tested
+    in tests/web) would refuse some of them at random, so it is widened here.
+    """
     with TestClient(app) as client:
+        app.state.runtime.login_limiter = RateLimiter(1000.0, 1000.0)
         yield client
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from kavach.web.ui import items, login, pages, reporting
+from kavach.web.ui import details, items, login, pages, reporting
 from kavach.web.ui.security import SecurityHeadersMiddleware
 from kavach.web.ui.templating import CONSOLE
 
@@ -25,7 +25,7 @@ _STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the console to ``app`` (routes, ``/static``, security headers)."""
-    for module in (login, pages, items, reporting):
+    for module in (login, pages, items, reporting, details):
         app.include_router(module.router)
     app.mount(STATIC, StaticFiles(directory=_STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware, prefixes=(CONSOLE, STATIC))

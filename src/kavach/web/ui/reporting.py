@@ -17,16 +17,18 @@ from sqlalchemy.orm import Session
 
 from kavach.cases import service as case_service
 from kavach.cases.models import Case
-from kavach.errors import InputError, PermissionDeniedError
+from kavach.errors import InputError, KavachError, PermissionDeniedError
 from kavach.evidence import Vault
-from kavach.reports.details import case_details
+from kavach.reports.details import case_details, ncmec_missing
 from kavach.reports.html import case_context, render_case
 from kavach.reports.india import india_csv, india_json, india_report
+from kavach.reports.items import reported_items
 from kavach.reports.models import CaseReport, ReportKind, ReportStatus
 from kavach.reports.ncmec import report_for_case
 from kavach.reports.submit import queue_ncmec, record_report
 from kavach.reports.vics import vics_export
 from kavach.web.ui.deps import ConsoleRoute, ConsoleUser, UserDep, is_htmx
+from kavach.web.ui.details import EDITORS, details_url
 from kavach.web.ui.media import vault_of
 from kavach.web.ui.pages import CasePage, case_page_data
 from kavach.web.ui.queries import case_reports
@@ -93,17 +95,55 @@ class ReportsTab:
     formats: list[ReportFormat]
     can_submit: bool
     pending: bool
+    confirmed: int
+    """Items a person confirmed with a label: what NCMEC and India reports carry."""
+    ncmec_missing: list[str]
+    """Fields the CyberTipline report needs that the case lacks (or what is malformed)."""
+    india_missing: list[str]
+    """Rule 11 and portal fields still empty (the export is made anyway and lists them)."""
+    details_url: str
+    can_edit_details: bool
+    error: str = ""
 
 
-def _tab(session: Session, who: ConsoleUser, case_id: int) -> ReportsTab:
+def _missing(session: Session, case: Case) -> tuple[list[str], list[str]]:
+    try:
+        details = case_details(case)
+    except InputError as exc:
+        # Malformed details stop every report; the message names the field.
+        return [exc.message], [exc.message]
+    return ncmec_missing(details), list(india_report(session, case)["missing"])
+
+
+def _tab(session: Session, who: ConsoleUser, case_id: int, error: str = "") -> ReportsTab:
     page = case_page_data(session, who.organisation_id, case_id)
     reports = case_reports(session, case_id)
+    ncmec, india = _missing(session, page.case)
     return ReportsTab(
         case_page=page,
         reports=reports,
         formats=list(FORMATS.values()),
         can_submit=who.role.value in _SUBMITTERS,
         pending=any(r.status is ReportStatus.QUEUED for r in reports),
+        confirmed=len(reported_items(session, page.case)),
+        ncmec_missing=ncmec,
+        india_missing=india,
+        details_url=details_url(case_id),
+        can_edit_details=who.role.value in EDITORS,
+        error=error,
+    )
+
+
+async def _tab_with_error(
+    request: Request, who: ConsoleUser, case_id: int, exc: KavachError
+) -> Response:
+    """The tab again, the error in its alert region, what is missing and where to fill it in."""
+    tab = await in_session(request, _tab, who, case_id, exc.message)
+    return render(
+        request,
+        "reports.html",
+        {"page": tab.case_page, "tab": "reports", "t": tab},
+        status_code=exc.http_status,
     )
 
 
@@ -134,7 +174,10 @@ async def generate_report(
     fmt = FORMATS.get(format)
     if fmt is None:
         raise InputError(f"unknown report format {format!r}; expected one of {', '.join(FORMATS)}")
-    name, document = await in_session(request, _make, user, case_id, fmt, vault_of(request))
+    try:
+        name, document = await in_session(request, _make, user, case_id, fmt, vault_of(request))
+    except InputError as exc:
+        return await _tab_with_error(request, user, case_id, exc)
     filename = f"{name}-{fmt.slug}.{fmt.extension}"
     return Response(
         document,
@@ -156,5 +199,8 @@ async def submit_report(request: Request, case_id: int, user: UserDep) -> Respon
     """Queue the case's CyberTipline report for the worker to submit (analysts and admins)."""
     if user.role.value not in _SUBMITTERS:
         raise PermissionDeniedError("reports are submitted by an analyst or admin")
-    await in_session(request, _submit, user, case_id)
+    try:
+        await in_session(request, _submit, user, case_id)
+    except InputError as exc:
+        return await _tab_with_error(request, user, case_id, exc)
     return RedirectResponse(f"{CONSOLE}/cases/{case_id}/reports", status_code=303)
