@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from kavach.cli.main import main
 from kavach.store.pytest_fixtures import database_url, engine
 from kavach.store.testing import clear_tables
+from tests.support.cli import run
 
 __all__ = ["database_url", "engine"]
 
@@ -28,12 +28,6 @@ def _database(
     yield
     # The CLI commits through its own engine: empty the tables for the next test.
     clear_tables(engine)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_db_upgrade_and_current(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from kavach.cli.main import main
 from kavach.hashing import hash_bytes
 from kavach.store.db import make_session_factory
 from kavach.store.pytest_fixtures import database_url, engine
 from kavach.store.testing import clear_tables
 from tests.match.helpers import A1, good_seeds, image_bytes, list_record, make_bank
+from tests.support.cli import run
 
 __all__ = ["database_url", "engine"]
 
@@ -34,12 +34,6 @@ def _bank(
 
 def known() -> object:
     return hash_bytes(image_bytes(SEED, 95))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_hashes_from_arguments_and_a_file(

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from tests.cli.test_scan_cli import SEEDS, _database, database_url, engine, hotline, run
+from tests.cli.test_scan_cli import SEEDS, _database, database_url, engine, hotline
 from tests.match.helpers import image_bytes
+from tests.support.cli import run
 from tests.support.images import encode
 
 __all__ = ["_database", "database_url", "engine", "hotline"]

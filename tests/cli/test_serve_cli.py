@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine
 
 from kavach.auth.service import authenticate_password, authenticate_token
-from kavach.cli.main import main
 from kavach.errors import AuthenticationError
 from kavach.store.db import make_session_factory
 from kavach.store.pytest_fixtures import database_url, engine
 from kavach.store.testing import clear_tables
+from tests.support.cli import run
 
 __all__ = ["database_url", "engine"]
 
@@ -26,12 +26,6 @@ def _database(
     monkeypatch.setenv("KAVACH_DATA_DIR", str(tmp_path))
     yield
     clear_tables(engine)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_user_create_prints_a_password_once_that_logs_in(

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from kavach.cli.main import main
 from kavach.signals.vpdq import hash_video
 from kavach.store.pytest_fixtures import database_url, engine
 from kavach.store.testing import clear_tables
 from tests.match.helpers import good_seeds, write_images
 from tests.match.video_helpers import clip, reencode
+from tests.support.cli import run
 
 __all__ = ["database_url", "engine"]
 
@@ -27,12 +27,6 @@ def _database(
     monkeypatch.setenv("KAVACH_DATA_DIR", str(tmp_path / "data"))
     yield
     clear_tables(engine)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

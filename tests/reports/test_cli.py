@@ -13,7 +13,6 @@ from sqlalchemy import Engine, update
 
 from kavach.audit import AuditRecord
 from kavach.cases import review, service
-from kavach.cli.main import main
 from kavach.store.base import utcnow
 from kavach.store.db import make_engine, make_session_factory, session_scope
 from kavach.store.models import Organisation
@@ -21,6 +20,7 @@ from kavach.store.testing import clear_tables, sqlite_database
 from tests.cases.helpers import make_user
 from tests.match.helpers import good_seeds, write_images
 from tests.reports.helpers import DETAILS
+from tests.support.cli import run
 
 SEEDS = good_seeds(3)
 
@@ -48,12 +48,6 @@ def _database(
     monkeypatch.setenv("KAVACH_DATA_DIR", str(tmp_path / "data"))
     yield
     clear_tables(engine)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_scan_to_case_to_reports(
