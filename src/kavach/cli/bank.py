@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from kavach.banks import service
 from kavach.banks.formats import FORMATS, Label, ReadOptions, WriteOptions
 from kavach.banks.formats.text import guess_signal_type
 from kavach.banks.models import BankSource, SharingPolicy
+from kavach.cli.actor import cli_actor
 from kavach.cli.db import database_session
 from kavach.errors import InputError, InvalidHashError, KavachError
 from kavach.signals.types import SignalType, parse_hash
@@ -33,15 +33,6 @@ _FORMAT_HELP = "List format: " + ", ".join(FORMATS) + "."
 def register(app: typer.Typer) -> None:
     """Add ``kavach bank`` to the main app."""
     app.add_typer(bank_app, name="bank")
-
-
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _signal_type(name: str | None) -> SignalType | None:
@@ -172,7 +163,7 @@ def import_command(
             bank,
             stream,
             format_name,
-            imported_by=_actor(by),
+            imported_by=cli_actor(by),
             filename=file.name,
             options=options,
             reinstate=reinstate,
@@ -264,7 +255,7 @@ def retract_command(
     with database_session() as session:
         bank = service.get_bank(session, name)
         count = service.retract_entries(
-            session, bank, targets, retracted_by=_actor(by), reason=reason
+            session, bank, targets, retracted_by=cli_actor(by), reason=reason
         )
         version = bank.version
     missing = len(set(targets)) - count
@@ -362,7 +353,7 @@ def add_command(
             session,
             bank,
             records,
-            added_by=_actor(by),
+            added_by=cli_actor(by),
             reinstate=reinstate,
             assessor=assessor,
         )

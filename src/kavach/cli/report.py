@@ -6,7 +6,6 @@ written is recorded against the case (its SHA-256) and audited.
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kavach.cases import service
 from kavach.cases.models import Case
+from kavach.cli.actor import cli_actor
 from kavach.cli.db import database_session
 from kavach.errors import InputError
 from kavach.reports.models import ReportKind
@@ -37,15 +37,6 @@ ByOpt = Annotated[str | None, typer.Option("--by", help="Who is acting (for the 
 def register(app: typer.Typer) -> None:
     """Add ``kavach report`` to the main app."""
     app.add_typer(report_app, name="report")
-
-
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _org_id(session: Session, org: str | None) -> int | None:
@@ -87,7 +78,7 @@ def ncmec_command(
     from kavach.reports.ncmec import report_for_case
     from kavach.reports.submit import queue_ncmec, record_report
 
-    actor = _actor(by)
+    actor = cli_actor(by)
     with database_session() as session:
         case = _case(session, case_ref, org)
         details = case_details(case)
@@ -121,7 +112,7 @@ def india_command(
         report = india_report(session, case)
         data = india_json(report) if fmt == "json" else india_csv(report)
         _write(out, data)
-        record_report(session, case, ReportKind.INDIA, data, actor=_actor(by))
+        record_report(session, case, ReportKind.INDIA, data, actor=cli_actor(by))
     typer.echo(f"wrote India export for case {case.name} to {out}")
     if report["missing"]:
         typer.echo("still to fill in: " + ", ".join(report["missing"]), err=True)
@@ -143,7 +134,7 @@ def vics_command(
         case = _case(session, case_ref, org)
         data = vics_export(session, case, flavour=flavour)
         _write(out, data)
-        record_report(session, case, ReportKind.VICS, data, actor=_actor(by))
+        record_report(session, case, ReportKind.VICS, data, actor=cli_actor(by))
     typer.echo(f"wrote VICS case file for case {case.name} to {out}")
 
 
@@ -166,7 +157,7 @@ def html_command(
     from kavach.reports.html import case_context, render_case
     from kavach.reports.submit import record_report
 
-    actor = _actor(by)
+    actor = cli_actor(by)
     vault = vault_from_env(get_settings().data_dir) if media else None
     with database_session() as session:
         case = _case(session, case_ref, org)
