@@ -227,16 +227,12 @@ def scan_command(
 
 
 def _open_case(summary: ScanSummary, name: str, organisation: str) -> None:
-    import getpass
-
     from kavach.banks.service import ensure_organisation
     from kavach.cases.intake import case_from_scan
+    from kavach.cli.actor import cli_actor
     from kavach.cli.db import database_session
 
-    try:
-        actor = f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        actor = "cli"
+    actor = cli_actor(None)
     with database_session() as session:
         org = ensure_organisation(session, organisation)
         opened, added = case_from_scan(
