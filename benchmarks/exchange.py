@@ -10,6 +10,8 @@ resident memory of the follower and of the serving publisher.
 
     python benchmarks/exchange.py                       # 1 M entries
     python benchmarks/exchange.py --entries 20000       # a quick look
+    KAVACH_BENCH_PROFILE=/tmp/follow.prof python benchmarks/exchange.py --entries 100000
+                                                        # cProfile of the follower's sync
 """
 
 from __future__ import annotations
@@ -130,8 +132,16 @@ def follow(data: Path, publisher: Path, url: str, page: int) -> None:
     sys.stdin.readline()  # the parent registers our key with the publisher, then says go
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
+    profile = os.environ.get("KAVACH_BENCH_PROFILE")
     with httpx.Client(timeout=120) as client:
-        report = sync_peer(factory, client, me, "pub", limit=page)
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
+            report = profiler.runcall(sync_peer, factory, client, me, "pub", limit=page)
+            profiler.dump_stats(profile)
+        else:
+            report = sync_peer(factory, client, me, "pub", limit=page)
     seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

@@ -27,6 +27,27 @@ def test_canonical_json_is_sorted_compact_and_strict() -> None:
         canonical.decode(b'{"x":1.0}')
     with pytest.raises(canonical.CanonicalError):
         canonical.decode(b'{"x":')
+    for bad in ([[{"x": -(2**53)}]], [{"ok": [{"é": 1}]}], [[True, 2.5]]):
+        with pytest.raises(canonical.CanonicalError):
+            canonical.validate(bad)
+    # Nesting: 32 levels below the top are allowed, a 33rd is refused, however deep the input.
+    nested: object = "leaf"
+    for _ in range(32):
+        nested = [nested]
+    canonical.validate(nested)
+    with pytest.raises(canonical.CanonicalError):
+        canonical.validate([nested])
+    with pytest.raises(canonical.CanonicalError):
+        canonical.decode(b"[" * 100_000 + b"]" * 100_000, strict=False)
+
+
+def test_encoding_members_apart_gives_the_same_bytes() -> None:
+    entries = [{"seq": 0, "op": "add", "labels": [["a", "b", "é"]]}, {"seq": 1, "item": None}]
+    page = {"v": 1, "entries": entries, "bank": "x", "after": 0, "head": {"size": 2}}
+    parts = {"entries": b"[" + b",".join(canonical.encode(e) for e in entries) + b"]"}
+    assert canonical.encode_members(page, parts) == canonical.encode(page)
+    with pytest.raises(canonical.CanonicalError):
+        canonical.encode_members({**page, "head": {"size": 0.5}}, parts)
 
 
 def test_identity_is_created_once_private_and_never_shown(tmp_path: Path) -> None:

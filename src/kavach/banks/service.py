@@ -685,10 +685,23 @@ class _Writer:
             }
             for st, value in keys
         ]
-        result = self.session.execute(
-            insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows
-        )
-        return list(result.scalars())
+        # A plain multi-row INSERT, then the ids by the unique key: SQLite cannot return ids in
+        # parameter order, so RETURNING with sort_by_parameter_order sent one INSERT per row.
+        self.session.execute(insert(BankEntry), rows)
+        by_type: dict[str, list[bytes]] = {}
+        for st, value in keys:
+            by_type.setdefault(st.value, []).append(value)
+        ids: dict[tuple[str, bytes], int] = {}
+        for signal_type, values in by_type.items():
+            for row in self.session.execute(
+                select(BankEntry.id, BankEntry.value).where(
+                    BankEntry.bank_id == self.bank.id,
+                    BankEntry.signal_type == signal_type,
+                    BankEntry.value.in_(values),
+                )
+            ):
+                ids[(signal_type, bytes(row.value))] = row.id
+        return [ids[(st.value, value)] for st, value in keys]
 
     def _merge(
         self,

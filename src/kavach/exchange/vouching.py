@@ -40,7 +40,7 @@ __all__ = [
 ALLIANCE_RULE = (2, 2)
 
 Key = tuple[str, bytes]
-_BATCH = 500
+_BATCH = 2000
 
 
 def rule_for(bank: Bank | Any) -> tuple[int, int]:
@@ -63,9 +63,14 @@ def refresh_acting(session: Session, keys: Iterable[Key]) -> int:
 
 
 def _refresh_batch(session: Session, keys: list[Key]) -> int:
-    wanted = set(keys)
+    by_type: dict[str, list[bytes]] = {}
+    for signal_type, value in keys:
+        by_type.setdefault(signal_type, []).append(value)
+    # One query per signal type, so (signal_type, value) is an index search: a query on the
+    # value alone scans the whole entry table, which made a large sync quadratic.
     rows = [
         row
+        for signal_type, values in by_type.items()
         for row in session.execute(
             select(
                 BankEntry.id,
@@ -73,9 +78,12 @@ def _refresh_batch(session: Session, keys: list[Key]) -> int:
                 BankEntry.signal_type,
                 BankEntry.value,
                 BankEntry.acts,
-            ).where(BankEntry.value.in_([v for _, v in keys]), BankEntry.retracted_at.is_(None))
+            ).where(
+                BankEntry.signal_type == signal_type,
+                BankEntry.value.in_(values),
+                BankEntry.retracted_at.is_(None),
+            )
         )
-        if (row.signal_type, bytes(row.value)) in wanted
     ]
     if not rows:
         return 0
