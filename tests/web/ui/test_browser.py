@@ -1,6 +1,8 @@
 """The console in a real browser (Playwright, Debian's chromium, 360 px wide, keyboard only):
-log in, work the queue, blur by default, reveal (audited), four-eyes grading, a report
-generated and submitted to a local fake of the CyberTipline.
+log in, work the queue, blur by default, reveal (audited), four-eyes grading, case details
+filled in, a report generated and submitted to a local fake of the CyberTipline. Every page
+is checked at 360 px and tabbed through: each stop visible and outlined, in document order,
+and focus leaves the page at the end (no keyboard trap).
 
 Runs on SQLite only: the review, audit and report logic is tested on both databases in
 tests/cases, tests/audit and tests/reports; one browser walk keeps the suite's time down.
@@ -69,6 +71,61 @@ def _fits_a_phone(page: Page) -> None:
     assert width <= PHONE["width"], f"{page.url} is {width} px wide"
 
 
+# Where the focus is after a Tab: visible, outlined, after the previous stop in the document.
+_FOCUS_STATE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return {left: true};
+  const prev = window.__kvStop || null;
+  window.__kvStop = el;
+  if (!window.__kvFirst) window.__kvFirst = el;
+  const s = getComputedStyle(el), r = el.getBoundingClientRect();
+  return {
+    left: false,
+    wrapped: prev !== null && window.__kvFirst === el,
+    name: `${el.tagName.toLowerCase()}#${el.id} ${(el.textContent || el.name || '').trim()}`,
+    outlined: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0,
+    shown: r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight
+      && r.right > 0 && r.left < innerWidth,
+    after: !prev || Boolean(prev.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING),
+    skip: el.classList.contains('skip'),
+  };
+}"""
+
+
+def _check_page(page: Page, name: str | None = None) -> list[str]:
+    """The page fits 360 px and works by keyboard; returns the tab stops' names."""
+    _fits_a_phone(page)
+    assert page.evaluate(
+        "[...document.querySelectorAll('[tabindex]')].every(e => e.tabIndex <= 0)"
+    ), f"{page.url}: a positive tabindex breaks the focus order"
+    # Start from the top, also where a field has the focus (the login form's autofocus).
+    page.evaluate(
+        "delete window.__kvStop; delete window.__kvFirst; document.body.tabIndex = -1;"
+        " document.body.focus(); document.body.removeAttribute('tabindex')"
+    )
+    limit = page.evaluate("document.querySelectorAll('a, button, input, select, textarea').length")
+    stops: list[str] = []
+    for n in range(limit + 2):
+        page.keyboard.press("Tab")
+        state = page.evaluate(_FOCUS_STATE)
+        if state["left"] or state["wrapped"]:
+            break
+        where = f"{page.url}, stop {n + 1} ({state['name']})"
+        if n == 0:
+            assert state["skip"], f"{where}: the first Tab should reach 'Skip to content'"
+        assert state["outlined"], f"{where}: no visible focus"
+        assert state["shown"], f"{where}: focus on something off screen or invisible"
+        assert state["after"], f"{where}: focus went backwards"
+        stops.append(state["name"])
+    else:
+        raise AssertionError(f"{page.url}: focus never leaves the page (a keyboard trap)")
+    assert stops, f"{page.url}: nothing to reach by keyboard"
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    if name:
+        save_screenshot(page, name)
+    return stops
+
+
 def _filter(page: Page) -> str:
     return str(page.eval_on_selector("#media-figure img", "el => getComputedStyle(el).filter"))
 
@@ -101,11 +158,13 @@ def test_reviewer_walkthrough(
     first, second, third = seeded.item_ids
 
     # Alice logs in and works the queue with the keyboard only.
+    page.goto(f"{base}/console/login")
+    _check_page(page, "console-login")
     _log_in(page, base, "alice")
     assert page.inner_text("#queue-depth") == "3"
-    _fits_a_phone(page)
-    save_screenshot(page, "console-dashboard")
+    _check_page(page, "console-dashboard")
     page.goto(f"{base}/console/queue")
+    _check_page(page, "console-queue")
     for key in ("j", "j", "k"):
         page.keyboard.press(key)
     focused = page.evaluate("document.activeElement.dataset.itemId")
@@ -122,8 +181,7 @@ def test_reviewer_walkthrough(
     )
     assert _filter(page) == "blur(24px) grayscale(1)"
     assert not _item(engine, first).viewed_by_person
-    _fits_a_phone(page)
-    save_screenshot(page, "console-item-blurred")
+    _check_page(page, "console-item-blurred")
     page.keyboard.press("?")
     assert page.is_visible("#help")
     page.keyboard.press("Escape")
@@ -177,7 +235,16 @@ def test_reviewer_walkthrough(
     carol = browser.new_context(viewport=PHONE, accept_downloads=True).new_page()
     carol.on("console", watch)
     _log_in(carol, base, "carol")
+    carol.goto(f"{base}/console/cases")
+    _check_page(carol, "console-cases")
+    carol.goto(f"{base}/console/cases/{seeded.case_id}")
+    _check_page(carol, "console-case")
+    carol.goto(f"{base}/console/cases/{seeded.case_id}/details")
+    _check_page(carol, "console-case-details")
+    carol.goto(f"{base}/console/preferences")
+    _check_page(carol, "console-preferences")
     carol.goto(f"{base}/console/cases/{seeded.case_id}/reports")
+    _check_page(carol)
     with carol.expect_download() as download:
         carol.click("#generate-ncmec")
     validate(Path(download.value.path()).read_bytes())
