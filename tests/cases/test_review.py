@@ -142,3 +142,61 @@ def test_preferences_within_organisation_limits(session: Session, org: Organisat
     assert actions == ["config.review_policy", "config.preferences"]
     with pytest.raises(InputError):
         review.set_policy(session, org.id, actor="user:admin", retention_days=0)
+
+
+def test_content_the_organisation_decided_is_never_queued_again(
+    session: Session, org: Organisation
+) -> None:
+    a, b, c = (make_user(session, org, n) for n in "abc")
+    analyst = make_user(session, org, "lead", Role.ANALYST)
+    first = service.open_case(session, organisation_id=org.id, source="api", title="1")
+    second = service.open_case(session, organisation_id=org.id, source="scan", title="2")
+    third = service.open_case(session, organisation_id=org.id, source="portal", title="3")
+    item = add_file(session, first, "same")
+    # The same content already waits elsewhere: queued in one case, escalated in another.
+    waiting = add_file(session, second, "same")
+    escalated = add_file(session, third, "same", distance=4)
+    review.grade(session, escalated, c, scheme="verdict", value="escalate")
+    assert escalated.status is ItemStatus.ESCALATED
+    review.grade(session, item, a, scheme="industry", value="A2")
+    out = review.grade(session, item, b, scheme="industry", value="A2")
+    assert out.inherited == 2
+    for other in (waiting, escalated):
+        session.refresh(other)
+        assert other.status is ItemStatus.INHERITED
+        assert (other.decision_scheme, other.decision_value) == ("industry", "A2")
+    # Nobody gets it again, a reviewer who never saw it and an analyst included.
+    fresh = make_user(session, org, "fresh")
+    for user in (a, b, c, fresh, analyst):
+        assert review.queue(session, user) == []
+    # Even an item put back by hand is held out while its content stands decided.
+    waiting.status = ItemStatus.QUEUED
+    session.flush()
+    assert review.next_item(session, fresh) is None
+    # Another organisation's decision does not count: it reviews its own.
+    elsewhere = ensure_organisation(session, "Other hotline")
+    theirs = add_file(
+        session,
+        service.open_case(session, organisation_id=elsewhere.id, source="api", title="x"),
+        "same",
+    )
+    assert theirs.status is ItemStatus.QUEUED
+    assert review.next_item(session, make_user(session, elsewhere, "z")).id == theirs.id
+
+
+def test_preferences_are_each_users_own(session: Session, org: Organisation) -> None:
+    a, b = make_user(session, org, "a"), make_user(session, org, "b")
+    review.set_preferences(session, a, blur=False, greyscale=False)
+    assert review.get_preferences(session, a) == review.DisplayPreferences(False, False, True, True)
+    assert review.get_preferences(session, b) == review.DisplayPreferences(True, True, True, True)
+    review.set_policy(session, org.id, actor="user:admin", allow_colour=False)
+    # The limit applies to everyone; a's own choice of no blur stands.
+    assert review.get_preferences(session, a) == review.DisplayPreferences(False, True, True, False)
+    with pytest.raises(PermissionDeniedError, match="greyscale"):
+        review.set_preferences(session, b, greyscale=False)
+    assert review.set_preferences(session, b, greyscale=True).greyscale is True
+    other = ensure_organisation(session, "Another")
+    c = make_user(session, other, "c")
+    assert review.set_preferences(session, c, greyscale=False).greyscale is False
+    changes = audit.records(session, action="config.preferences")
+    assert {r.subject for r in changes} == {"user:a", "user:b", "user:c"}

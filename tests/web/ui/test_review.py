@@ -10,9 +10,10 @@ from kavach import audit
 from kavach.banks.models import Bank, BankEntry
 from kavach.banks.service import ensure_organisation
 from kavach.cases import service
-from kavach.cases.models import CaseItem, ItemStatus
+from kavach.cases.models import CaseItem, ItemStatus, Review
 from kavach.evidence import Vault, store
 from kavach.store.db import make_session_factory, session_scope
+from tests.web.helpers import jpeg
 from tests.web.ui.client import TestClient
 from tests.web.ui.conftest import csrf_of, login
 from tests.web.ui.seed import Seeded
@@ -249,3 +250,48 @@ def test_retained_video_is_muted_and_never_autoplays(
     assert " muted" in video
     assert "autoplay" not in video
     assert "<img" not in html.split('id="media"', 1)[1].split("</section>", 1)[0]
+
+
+def test_without_blur_opening_an_item_with_media_counts_as_viewed(
+    client: TestClient, seeded: Seeded, engine: Engine, vault: Vault
+) -> None:
+    data = jpeg(41, (64, 48))
+    with session_scope(make_session_factory(engine)) as session:
+        org = ensure_organisation(session, "Org A")
+        case = service.open_case(session, organisation_id=org.id, source="manual", title="seen")
+        shown = service.add_item(
+            session, case, kind="file", hashes={"sha256": hashlib.sha256(data).hexdigest()}
+        )
+        bare = service.add_item(session, case, kind="file", hashes={"sha256": "ab" * 32})
+        store(session, vault, shown, data, actor="system", media_type="image/jpeg")
+        shown_id, bare_id = shown.id, bare.id
+    login(client, "olga")  # another organisation: its items are not found, nothing recorded
+    assert client.get(f"/console/items/{shown_id}").status_code == 404
+    client.cookies.clear()
+    login(client, "alice")
+    form = client.get("/console/preferences")
+    client.post("/console/preferences", data={"greyscale": "on", "csrf_token": csrf_of(form.text)})
+    try:
+        page = client.get(f"/console/items/{shown_id}")
+        assert 'class="media revealed grey"' in page.text
+        # Nothing retained: nothing to see, so not viewed, whatever the preference.
+        client.get(f"/console/items/{bare_id}")
+        # Each file keeps its own flag, and the grade records that its reviewer had seen it.
+        assert _item(engine, shown_id).viewed_by_person
+        assert _item(engine, shown_id).first_viewed_by == "alice"
+        assert not _item(engine, bare_id).viewed_by_person
+        client.post(
+            f"/console/items/{shown_id}/grade",
+            data={"scheme": "industry", "value": "B1", "csrf_token": csrf_of(page.text)},
+        )
+        with session_scope(make_session_factory(engine)) as session:
+            reveals = audit.records(session, subject=f"item:{shown_id}", action="media.reveal")
+            assert [r.actor for r in reveals] == ["user:alice"]
+            grades = session.scalars(select(Review).where(Review.item_id == shown_id)).all()
+            assert [(g.reviewer, g.revealed) for g in grades] == [("alice", True)]
+    finally:
+        form = client.get("/console/preferences")
+        client.post(
+            "/console/preferences",
+            data={"blur": "on", "greyscale": "on", "csrf_token": csrf_of(form.text)},
+        )
