@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 
 from kavach.audit import AuditRecord
 from kavach.cases import review, service
@@ -119,6 +119,11 @@ def test_clear_errors_and_audit_verify(
     assert "json or csv" in err
     code, _, err = run(capsys, "report", "html", "1", "--out", "x", "--org", "Nobody")
     assert "no organisation called 'Nobody'" in err
+    code, _, err = run(
+        capsys, "report", "ncmec", "1", "--out", "x", "--reporter-email", "safety team"
+    )
+    assert code == 2
+    assert "--reporter-email: Value error, 'safety team' is not an e-mail address" in err
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
         org = Organisation(name="Audited")
@@ -137,3 +142,8 @@ def test_clear_errors_and_audit_verify(
     assert code == 3
     assert "edited: seq 2" in err
     assert "BROKEN" in err
+    with engine.begin() as conn:
+        conn.execute(delete(AuditRecord.__table__).where(AuditRecord.seq == 2))
+    code, _, err = run(capsys, "audit", "verify")
+    assert code == 3
+    assert "deleted: seq 2" in err

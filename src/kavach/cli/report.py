@@ -74,15 +74,22 @@ def ncmec_command(
     by: ByOpt = None,
 ) -> None:
     """Write the CyberTipline report XML (validated against the schema); optionally queue it."""
+    from pydantic import ValidationError
+
     from kavach.reports.details import Reporter, case_details
     from kavach.reports.ncmec import report_for_case
     from kavach.reports.submit import queue_ncmec, record_report
 
     actor = cli_actor(by)
+    reporter = None
+    if reporter_email is not None:
+        try:
+            reporter = Reporter(email=reporter_email)
+        except ValidationError as exc:
+            raise InputError(f"--reporter-email: {exc.errors()[0]['msg']}") from None
     with database_session() as session:
         case = _case(session, case_ref, org)
         details = case_details(case)
-        reporter = Reporter(email=reporter_email) if reporter_email else None
         document = report_for_case(session, case, details, reporter=reporter)
         _write(out, document)
         if submit:

@@ -122,8 +122,8 @@ def build_report(
     who = reporter or details.reporter
     if who is None:
         raise InputError(
-            f"case {case.name} has no reporter: set details.reporter.email "
-            "(or pass --reporter-email)"
+            f"case {case.name} has no reporter e-mail (details.reporter.email): fill it in on "
+            "the case's Details tab in the console, or pass --reporter-email"
         )
     report = etree.Element("report")
     summary = _add(report, "incidentSummary")
