@@ -102,6 +102,8 @@ def test_demo_service_gives_a_newcomer_a_login_and_a_matching_upload(
     assert code == 0, err
     text = out + err
     password = re.search(r"Admin login: admin / (\S+)", text)
+    reviewer = re.search(r"Reviewer login: reviewer / (\S+)", text)
+    assert reviewer is not None
     key = re.search(r"API key \(admin, shown once\): (kv_\S+)", text)
     assert password is not None
     assert key is not None
@@ -123,6 +125,18 @@ def test_demo_service_gives_a_newcomer_a_login_and_a_matching_upload(
             headers=headers,
         ).json()
         assert verdict["matched"] is True
+        # The match opened a case: the demo's reviewer logs in to the console and finds it.
+        client.cookies.clear()
+        form = client.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        client.post(
+            "/console/login",
+            data={"username": "reviewer", "password": reviewer[1], "csrf_token": token[1]},
+        )
+        queue = client.get("/console/queue")
+        assert queue.url.path == "/console/queue"
+        assert queue.text.count("data-item-id=") == 1
     # Run again: nothing duplicated, no second password, a fresh key.
     code, out, err = run(capsys, "demo", "--service")
     assert code == 0

@@ -92,6 +92,7 @@ def _run(argv: list[str], allowed: set[int]) -> int:
 _DEMO_ORG = "Demo Platform"
 _DEMO_BANK = "demo-known"
 _DEMO_ADMIN = "admin"
+_DEMO_REVIEWER = "reviewer"
 
 
 def _service_demo(console: Console) -> None:
@@ -116,24 +117,28 @@ def _service_demo(console: Console) -> None:
     if not has_bank:
         _run(["bank", "create", _DEMO_BANK, "--owner", _DEMO_ORG, "--country", "IN"], {0})
         _run(["bank", "add", _DEMO_BANK, str(media.known), "--label", "demo:known"], {0})
-    password = None
+    # Two people: four-eyes needs two independent grades before a match is confirmed, so the
+    # first case can be finished (the reviewer grades, the admin grades, reports and submits).
+    passwords: dict[str, str] = {}
     with database_session() as session:
         org = ensure_organisation(session, _DEMO_ORG, "IN")
-        if session.scalar(select(User.id).where(User.username == _DEMO_ADMIN)) is None:
-            password = secrets.token_urlsafe(15)
-            create_user(session, org, _DEMO_ADMIN, password, Role.ADMIN)
+        for username, role in ((_DEMO_ADMIN, Role.ADMIN), (_DEMO_REVIEWER, Role.REVIEWER)):
+            if session.scalar(select(User.id).where(User.username == username)) is None:
+                passwords[username] = secrets.token_urlsafe(15)
+                create_user(session, org, username, passwords[username], role)
         issued = create_api_key(session, org, Role.ADMIN, name="demo")
     console.rule("[bold]Kavach service demo ready")
-    if password is not None:
-        console.print(
-            f"Admin login: [bold]{_DEMO_ADMIN}[/bold] / [bold]{password}[/bold]  "
-            "(printed once; keep it)"
-        )
-    else:
-        console.print(
-            f"Admin user {_DEMO_ADMIN!r} exists already (password printed when made).",
-            soft_wrap=True,
-        )
+    for username, label in ((_DEMO_ADMIN, "Admin"), (_DEMO_REVIEWER, "Reviewer")):
+        if username in passwords:
+            console.print(
+                f"{label} login: [bold]{username}[/bold] / [bold]{passwords[username]}[/bold]  "
+                "(printed once; keep it)"
+            )
+        else:
+            console.print(
+                f"{label} user {username!r} exists already (password printed when made).",
+                soft_wrap=True,
+            )
     console.print(f"API key (admin, shown once): [bold]{issued.token}[/bold]", soft_wrap=True)
     console.print(f"Bank {_DEMO_BANK!r} holds the benign images in {media.known}", soft_wrap=True)
     sample = media.device / "WhatsApp" / "Media" / "IMG-0002.jpg"
@@ -141,5 +146,8 @@ def _service_demo(console: Console) -> None:
         "Try, once `kavach serve` runs:\n"
         f"  curl -H 'Authorization: Bearer {issued.token}' "
         f"-F content_id=demo-1 -F file=@{sample} "
-        "http://127.0.0.1:8000/api/v1/submissions/upload"
+        "http://127.0.0.1:8000/api/v1/submissions/upload\n"
+        "The match opens a review case: log in at http://127.0.0.1:8000/console/ as "
+        f"{_DEMO_REVIEWER!r} and press g (README: 'A first case').",
+        soft_wrap=True,
     )
