@@ -8,6 +8,7 @@ import secrets
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from kavach import audit
@@ -53,7 +54,7 @@ def _blobs(engine: Engine) -> list[EvidenceBlob]:
 
 
 def test_a_matching_upload_is_kept_encrypted_and_shown_blurred(
-    database_url: str, engine: Engine, tmp_path: Path
+    database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keys = make_keys(engine, "Platform E", (Role.PLATFORM,))
     with session_scope(make_session_factory(engine)) as session:
@@ -67,6 +68,20 @@ def test_a_matching_upload_is_kept_encrypted_and_shown_blurred(
     app = make_app(database_url, tmp_path / "data")
     token = keys[Role.PLATFORM]
     with TestClient(app) as client:
+        # Turned on without its key: the upload is refused with the reason, not half-done.
+        monkeypatch.setenv("KAVACH_EVIDENCE", "1")
+        monkeypatch.delenv("KAVACH_EVIDENCE_KEY", raising=False)
+        refused = client.post(
+            "/api/v1/submissions/upload",
+            files={"file": ("IMG_1.jpg", LISTED, "image/jpeg")},
+            data={"content_id": "no-key"},
+            headers=auth(token),
+        )
+        assert refused.status_code == 500
+        assert "KAVACH_EVIDENCE_KEY" in refused.json()["error"]["message"]
+        assert _items(engine, "no-key") == []
+        monkeypatch.delenv("KAVACH_EVIDENCE")
+
         # Retention off (the default): a match opens a case, and no file is kept.
         app.state.evidence_vault = None
         deadline = time.monotonic() + 20
