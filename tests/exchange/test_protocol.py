@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kavach.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from kavach.errors import (
+    AuthenticationError,
+    ConflictError,
+    InputError,
+    InvalidHashError,
+    NotFoundError,
+)
 from kavach.exchange import auth, canonical
 from kavach.exchange.identity import init_identity, load_identity, node_id_of, verify
 
@@ -161,3 +167,29 @@ def test_the_worked_example_in_the_docs_is_what_the_code_computes() -> None:
     )
     assert message.decode() in example
     assert f"signature `{b64(me.sign(message))}`" in example
+
+
+def test_the_video_key_is_what_the_docs_define() -> None:
+    """docs/exchange.md, "Video (vPDQ)": the key an implementation must recompute."""
+    import hashlib
+
+    import numpy as np
+
+    from kavach.exchange.video import frames_of, video_of
+    from kavach.signals.types import video_key
+    from kavach.signals.vpdq import VideoHash
+
+    rng = np.random.default_rng(3)
+    video = VideoHash.from_frames(
+        rng.integers(0, 256, (3, 32), dtype=np.uint8), [100, 50, 0], [0, 15, 30], [0, 0.5, 1]
+    )
+    frames = frames_of(video.to_bytes())
+    assert frames[1][0:2] == [15, 50]
+    assert frames[1][3] == 500
+    data = b"kavach-vpdq-key-1\x00" + (3).to_bytes(8, "little")
+    data += b"".join(bytes.fromhex(f[2]) for f in frames) + bytes(f[1] for f in frames)
+    assert hashlib.sha256(data).digest() == video_key(video)
+    assert video_of(frames, video_key(video)) == video
+    for bad in ([], [[0, 101, "00" * 32, None]], [[0, 1, "zz" * 32, None]], [[0, 1, "00", 5]]):
+        with pytest.raises(InvalidHashError):
+            video_of(bad, video_key(video))

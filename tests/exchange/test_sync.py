@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from kavach.audit import AuditRecord
-from kavach.banks.models import Bank, BankEntry
+from kavach.banks.models import Bank, BankEntry, EntryLabel
 from kavach.banks.service import get_bank, retract_entries
 from kavach.exchange import canonical, feeds, merkle, referrals
 from kavach.exchange.client import signed_get
@@ -420,3 +420,76 @@ def test_a_takedown_referral_goes_to_the_peer_in_the_hosting_country(
         assert item is not None
         assert item.next_check_at is not None
         assert item.next_check_at.replace(tzinfo=dt.UTC) < now + dt.timedelta(hours=1)
+
+
+def test_a_video_entry_travels_with_its_frames_and_matches(pair: Pair) -> None:
+    import numpy as np
+
+    from kavach.banks.formats import HashRecord, Label
+    from kavach.banks.service import add_entries, create_bank
+    from kavach.exchange.sync import apply_events
+    from kavach.signals.vpdq import VideoHash
+
+    rng = np.random.default_rng(7)
+    video = VideoHash.from_frames(
+        rng.integers(0, 256, (5, 32), dtype=np.uint8),
+        [100, 90, 100, 80, 100],
+        [0, 30, 60, 90, 120],
+        [0.0, 1.0, 2.0, float("nan"), 4.0],
+    )
+    record = HashRecord.with_video(video, labels=(Label("industry", "A1"),), item_id="clip-1")
+    key = record.hashes[-1][1]
+    with session_scope(pair.a.factory) as session:
+        org = feeds.local_organisation(session, pair.a.identity)
+        bank = create_bank(session, name="videos", owner=org, source="member", sharing="alliance")
+        add_entries(session, bank, [record], added_by="test")
+    assert sync_peer(pair.b.factory, pair.client, pair.b.identity, "a").ok
+    mirror = "a.videos"
+    with session_scope(pair.b.factory) as session:
+        entry = session.scalars(
+            select(BankEntry).join(Bank).where(Bank.name == mirror, BankEntry.value == key)
+        ).one()
+        assert entry.signal_type == "vpdq"
+        assert VideoHash.from_bytes(bytes(entry.payload or b"")) == video
+        # B's analyst vouches into B's own shared bank: the copy carries the frames too.
+        org_b = feeds.local_organisation(session, pair.b.identity)
+        create_bank(session, name="b-videos", owner=org_b, source="member", sharing="alliance")
+        vouch_locally(
+            session, org_b, bank=mirror, signal_type=SignalType.VPDQ, value=key, into="b-videos"
+        )
+    # India and Britain vouch: the video acts on B and matches a query with the same frames.
+    matcher = Matcher(pair.b.factory, [mirror])
+    assert len(matcher.match([[Query.for_video(video)]])[0]) == 1
+    # A relabels it: B keeps the frames and takes the new label set.
+    with session_scope(pair.a.factory) as session:
+        relabelled = HashRecord.with_video(video, labels=(Label("industry", "B2"),))
+        add_entries(session, get_bank(session, "videos"), [relabelled], added_by="test")
+    report = sync_peer(pair.b.factory, pair.client, pair.b.identity, "a")
+    assert report.ok
+    assert report.applied["videos"] == 1
+    with session_scope(pair.b.factory) as session:
+        entry = session.scalars(
+            select(BankEntry).join(Bank).where(Bank.name == mirror, BankEntry.value == key)
+        ).one()
+        labels = session.scalars(select(EntryLabel.value).where(EntryLabel.entry_id == entry.id))
+        assert sorted(labels) == ["A1", "B2"]
+        assert VideoHash.from_bytes(bytes(entry.payload or b"")) == video
+        # Frames that do not hash to the key named are skipped, not stored.
+        peer = get_peer(session, "a")
+        forged = {
+            "v": 1,
+            "seq": 99,
+            "op": "add",
+            "signal": "vpdq",
+            "value": "00" * 32,
+            "labels": [],
+            "frames": [[0, 100, "ab" * 32, 0]],
+        }
+        assert apply_events(session, peer, get_bank(session, mirror), [forged], "x") == (0, 1)
+    # Pages are bounded in bytes as well as entries (a video's frames can be large).
+    from kavach.exchange import log
+
+    with session_scope(pair.a.factory) as session:
+        bank_id = get_bank(session, "videos").id
+        assert len(log.leaves(session, bank_id, 0, 10)) == 2
+        assert len(log.leaves(session, bank_id, 0, 10, max_bytes=1)) == 1

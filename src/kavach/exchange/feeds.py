@@ -20,12 +20,14 @@ from kavach.errors import InputError, NotFoundError
 from kavach.exchange import canonical, log
 from kavach.exchange.identity import NodeIdentity, b64
 from kavach.exchange.models import FeedPublished, FeedState, Peer
+from kavach.exchange.video import frames_of
 from kavach.signals.types import SignalType, format_hash
 from kavach.store.models import Organisation
 
 __all__ = [
     "MAX_PAGE",
     "ORIGIN_ATTRIBUTE",
+    "PAGE_BYTES",
     "event_time",
     "local_organisation",
     "page",
@@ -37,8 +39,8 @@ __all__ = [
 ORIGIN_ATTRIBUTE = "exchange_origin"
 MAX_PAGE = 5000
 _BATCH = 1000
-# Video frames do not travel in feed version 1.
-_EXCHANGED = tuple(st.value for st in SignalType if st is not SignalType.VPDQ)
+# A page stops early past this many bytes of leaves (video entries carry their frames).
+PAGE_BYTES = 8 * 1024 * 1024
 
 
 def event_time(when: dt.datetime | None = None) -> str:
@@ -107,11 +109,11 @@ def publish(session: Session, bank: Bank, identity: NodeIdentity) -> FeedState:
             BankEntry.attributes,
             BankEntry.retracted_at,
             BankEntry.retraction_reason,
+            BankEntry.payload,
         )
         .where(
             BankEntry.bank_id == bank.id,
             BankEntry.changed_version > state.published_version,
-            BankEntry.signal_type.in_(_EXCHANGED),
         )
         .order_by(BankEntry.id)
     )
@@ -162,6 +164,10 @@ def _publish_batch(
             event["labels"] = entry_labels
             if origin:
                 event["origin"] = str(origin)
+            if st is SignalType.VPDQ:
+                if row.payload is None:
+                    continue  # a key without frames could never match anywhere
+                event["frames"] = frames_of(bytes(row.payload))
         elif not live and seen is not None and seen.live:
             event = {**base, "op": "retract", "reason": row.retraction_reason or ""}
         elif live and seen is not None and seen.labels_digest != digest:
@@ -189,7 +195,7 @@ def page(
     state = publish(session, bank, identity)
     if after > state.size:
         raise NotFoundError(f"the feed has {state.size} entries; nothing after {after}")
-    datas = log.leaves(session, bank.id, after, limit)
+    datas = log.leaves(session, bank.id, after, limit, max_bytes=PAGE_BYTES)
     end = after + len(datas)
     body: dict[str, Any] = {
         "v": 1,

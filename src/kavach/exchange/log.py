@@ -155,11 +155,22 @@ def consistency(session: Session, state: FeedState, first: int, second: int) -> 
     )
 
 
-def leaves(session: Session, bank_id: int, after: int, limit: int) -> list[bytes]:
-    """The canonical bytes of leaves ``after .. after+limit-1``."""
+def leaves(
+    session: Session, bank_id: int, after: int, limit: int, *, max_bytes: int | None = None
+) -> list[bytes]:
+    """The canonical bytes of leaves ``after .. after+limit-1``; with ``max_bytes``, fewer once
+    they add up to more than that (at least one)."""
     rows = session.scalars(
         select(FeedLeaf.data)
         .where(FeedLeaf.bank_id == bank_id, FeedLeaf.seq >= after, FeedLeaf.seq < after + limit)
         .order_by(FeedLeaf.seq)
     )
-    return [bytes(r) for r in rows]
+    out: list[bytes] = []
+    total = 0
+    for row in rows:
+        data = bytes(row)
+        if out and max_bytes is not None and total + len(data) > max_bytes:
+            break
+        out.append(data)
+        total += len(data)
+    return out

@@ -29,8 +29,10 @@ from kavach.exchange.client import signed_get
 from kavach.exchange.identity import NodeIdentity, from_b64, verify
 from kavach.exchange.models import Peer, PeerFeed, Trust
 from kavach.exchange.peers import raise_alarm
+from kavach.exchange.video import video_of
 from kavach.exchange.vouching import ALLIANCE_RULE, refresh_acting
 from kavach.signals.types import SignalType, parse_hash
+from kavach.signals.vpdq import VideoHash
 from kavach.store.base import utcnow
 from kavach.store.db import session_scope
 
@@ -258,8 +260,6 @@ def _hash_of(event: dict[str, Any]) -> tuple[SignalType, bytes]:
     text = event.get("value")
     if st is None or not isinstance(text, str):
         raise InvalidHashError(f"unknown signal type {event.get('signal')!r} or no value")
-    if st is SignalType.VPDQ:
-        raise InvalidHashError("vpdq entries are not exchanged in feed version 1")
     if st is SignalType.PHOTODNA:
         return st, parse_hash(st, text)
     # Hex, exactly the type's size (the general parser is slower: this runs once per entry).
@@ -311,16 +311,26 @@ def apply_events(
         if op != "retract" and not wanted:
             skipped += 1
             continue
+        video = None
+        if st is SignalType.VPDQ and op in ("add", "vouch"):
+            try:
+                video = video_of(event.get("frames"), value)
+            except InvalidHashError as exc:
+                log.warning("peer %s feed entry %s skipped: %s", peer.name, event.get("seq"), exc)
+                skipped += 1
+                continue
         touched.append((st.value, value))
         applied += 1
         if op in ("add", "vouch"):
             item = event.get("item")
+            item_id = str(item)[:200] if item else None
             attrs: dict[str, Any] = {}
             if op == "vouch" and event.get("origin"):
                 attrs["exchange_origin"] = str(event["origin"])[:64]
-            adds.append(
-                HashRecord(((st, value),), labels, str(item)[:200] if item else None, attrs)
-            )
+            if video is not None:
+                adds.append(HashRecord.with_video(video, (), labels, item_id, attrs))
+            else:
+                adds.append(HashRecord(((st, value),), labels, item_id, attrs))
             vouched.append((st, value))
         elif op == "retract":
             flush_adds()
@@ -333,16 +343,21 @@ def apply_events(
             )
         else:  # relabel: the peer's label set replaces the one we hold
             flush_adds()
-            entry_id = session.scalar(
-                select(BankEntry.id).where(
+            held = session.execute(
+                select(BankEntry.id, BankEntry.payload).where(
                     BankEntry.bank_id == bank.id,
                     BankEntry.signal_type == st.value,
                     BankEntry.value == value,
                 )
-            )
-            if entry_id is not None:
-                session.execute(delete(EntryLabel).where(EntryLabel.entry_id == entry_id))
-            adds.append(HashRecord(((st, value),), labels))
+            ).one_or_none()
+            if held is not None:
+                session.execute(delete(EntryLabel).where(EntryLabel.entry_id == held.id))
+            if st is not SignalType.VPDQ:
+                adds.append(HashRecord(((st, value),), labels))
+            elif held is not None and held.payload is not None:
+                # The bank writer keeps a video's frames with its key: give it the held ones.
+                video = VideoHash.from_bytes(bytes(held.payload))
+                adds.append(HashRecord.with_video(video, (), labels, None, {}))
     flush_adds()
     if peer.trust is Trust.FULL and vouched:
         _record_vouches(session, bank, peer.organisation_id, vouched)

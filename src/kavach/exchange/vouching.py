@@ -25,6 +25,7 @@ from kavach.banks.service import add_entries, get_bank
 from kavach.errors import InputError, NotFoundError
 from kavach.exchange.feeds import ORIGIN_ATTRIBUTE
 from kavach.signals.types import SignalType, format_hash
+from kavach.signals.vpdq import VideoHash
 from kavach.store.base import utcnow
 from kavach.store.models import Organisation
 
@@ -233,17 +234,17 @@ def vouch_locally(
         )
         origin = source.name.split(".", 1)[0] if "." in source.name else source.name
         origin_node = (entry.added_by or "").removeprefix("peer:") or origin
+        attributes = {ORIGIN_ATTRIBUTE: origin_node}
+        if signal_type is SignalType.VPDQ and entry.payload is not None:
+            # A video entry goes with its frames (the bank writer checks they give its key).
+            video = VideoHash.from_bytes(bytes(entry.payload))
+            record = HashRecord.with_video(video, (), labels, entry.item_id, attributes)
+        else:
+            record = HashRecord(((signal_type, value),), labels, entry.item_id, attributes)
         add_entries(
             session,
             target,
-            [
-                HashRecord(
-                    ((signal_type, value),),
-                    labels,
-                    entry.item_id,
-                    {ORIGIN_ATTRIBUTE: origin_node},
-                )
-            ],
+            [record],
             added_by=f"org:{organisation.name}",
             reinstate=True,
         )
