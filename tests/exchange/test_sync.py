@@ -113,7 +113,7 @@ def test_pages_are_signed_and_proofs_verify(pair: Pair) -> None:
     values = [md5_of(i) for i in range(10, 17)]
     shared_bank(pair.a, "proofs", values)
     body = _page(pair, "proofs", after=2, limit=3).content
-    page = json.loads(body)
+    page = canonical.decode(body)  # strict: the page is served in canonical form
     assert [e["op"] for e in page["entries"]] == ["add"] * 3
     assert [e["seq"] for e in page["entries"]] == [2, 3, 4]
     head = page["head"]
