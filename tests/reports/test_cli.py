@@ -3,7 +3,10 @@ codes, clear errors (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +14,11 @@ import pytest
 from lxml import etree
 from sqlalchemy import Engine, delete, update
 
+from kavach import audit
 from kavach.audit import AuditRecord
+from kavach.banks.service import ensure_organisation
 from kavach.cases import review, service
+from kavach.evidence import Vault, store
 from kavach.store.base import utcnow
 from kavach.store.db import make_engine, make_session_factory, session_scope
 from kavach.store.models import Organisation
@@ -147,3 +153,52 @@ def test_clear_errors_and_audit_verify(
     code, _, err = run(capsys, "audit", "verify")
     assert code == 3
     assert "deleted: seq 2" in err
+
+
+def test_review_policy_and_evidence_holds(
+    capsys: pytest.CaptureFixture[str],
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = secrets.token_bytes(32)
+    monkeypatch.setenv("KAVACH_EVIDENCE", "1")
+    monkeypatch.setenv("KAVACH_EVIDENCE_KEY", base64.b64encode(key).decode())
+    data = b"benign evidence bytes"
+    with session_scope(make_session_factory(engine)) as session:
+        org = ensure_organisation(session, "Cyber Cell", "IN")
+        case = service.open_case(session, organisation_id=org.id, source="manual", title="t")
+        item = service.add_item(
+            session, case, kind="file", hashes={"sha256": hashlib.sha256(data).hexdigest()}
+        )
+        blob = store(session, Vault(tmp_path / "data" / "evidence", key), item, data, actor="t")
+        item_id, blob_id = item.id, blob.id
+    code, out, _ = run(capsys, "review", "policy", "Cyber Cell")
+    assert (code, "retention 365 days" in out) == (0, True)
+    code, out, _ = run(
+        capsys, "review", "policy", "Cyber Cell", "--retention-days", "180", "--no-allow-colour"
+    )
+    assert code == 0
+    assert "retention 180 days" in out
+    assert "colour not allowed" in out
+    code, _, err = run(capsys, "review", "policy", "Cyber Cell", "--required-agreements", "9")
+    assert code == 2
+    assert "between 1 and 5" in err
+    code, out, _ = run(capsys, "review", "evidence", str(item_id), "--hold", "court order 7/2026")
+    assert "on legal hold: court order 7/2026" in out
+    code, _, err = run(capsys, "review", "evidence", str(item_id), "--destroy", "asked")
+    assert code == 2
+    assert "under legal hold" in err
+    run(capsys, "review", "evidence", str(item_id), "--release")
+    code, out, _ = run(capsys, "review", "evidence", str(item_id), "--destroy", "asked")
+    assert code == 0
+    assert "destroyed" in out
+    with session_scope(make_session_factory(engine)) as session:
+        actions = [r.action for r in audit.records(session, subject=f"evidence:{blob_id}")]
+        assert actions == [
+            "evidence.destroy",
+            "evidence.release",
+            "evidence.hold",
+            "evidence.store",
+        ]
+        assert audit.records(session, action="config.review_policy")[0].actor.startswith("cli")

@@ -70,6 +70,9 @@ def _register() -> None:
     from kavach.cli import audit as audit_cli
 
     audit_cli.register(app)
+    from kavach.cli import review as review_cli
+
+    review_cli.register(app)
     from kavach.cli import exchange as exchange_cli
 
     exchange_cli.register(app)
