@@ -17,6 +17,7 @@ from kavach.auth.service import create_user
 from kavach.banks.formats import HashRecord, Label
 from kavach.banks.service import add_entries, create_bank, ensure_organisation
 from kavach.cases.models import CaseItem
+from kavach.errors import ConfigurationError
 from kavach.evidence import Vault
 from kavach.evidence.models import EvidenceBlob
 from kavach.signals.types import SignalType
@@ -125,3 +126,13 @@ def test_a_matching_upload_is_kept_encrypted_and_shown_blurred(
         assert media.status_code == 200
         assert media.content == LISTED
         assert media.headers["cache-control"].startswith("no-store")
+
+
+def test_the_service_refuses_to_start_with_retention_on_and_no_key(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAVACH_EVIDENCE", "1")
+    monkeypatch.delenv("KAVACH_EVIDENCE_KEY", raising=False)
+    app = make_app(database_url, tmp_path / "data")
+    with pytest.raises(ConfigurationError, match="KAVACH_EVIDENCE_KEY"), TestClient(app):
+        pass

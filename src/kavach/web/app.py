@@ -14,6 +14,7 @@ from sqlalchemy import make_url
 
 from kavach.config import Settings, get_settings
 from kavach.errors import ConfigurationError
+from kavach.evidence import evidence_enabled, vault_from_env
 from kavach.store.db import make_engine, make_session_factory
 from kavach.store.migrate import current_revision, head_revision
 from kavach.takedown.settings import TakedownSettings, get_takedown_settings
@@ -53,6 +54,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await run_in_threadpool(_start, settings, service, metrics)
         app.state.runtime = runtime
+        if not hasattr(app.state, "evidence_vault") and evidence_enabled():
+            # Retention on without a usable key: refuse to start rather than fail the first
+            # matching upload.
+            try:
+                app.state.evidence_vault = vault_from_env(settings.data_dir)
+            except BaseException:
+                await run_in_threadpool(runtime.indexes.stop)
+                runtime.engine.dispose()
+                raise
         try:
             yield
         finally:

@@ -98,6 +98,15 @@ async def hash_upload(
     The bytes are never written anywhere: they live in this request's memory only (a video is
     decoded by FFmpeg from an in-memory file object).
     """
+    record, fields, _data = await read_upload(request, runtime, variants=variants)
+    return record, fields
+
+
+async def read_upload(
+    request: Request, runtime: Runtime, *, variants: bool = False
+) -> tuple[HashRecord, dict[str, str], bytes]:
+    """As :func:`hash_upload`, also returning the file's bytes (held in memory only; a matching
+    upload may be kept as encrypted evidence)."""
     body = await read_body(request, runtime.service.max_upload_bytes)
     form = parse_form(request.headers.get("content-type", ""), body)
     del body
@@ -113,7 +122,7 @@ async def hash_upload(
         variants=DEFAULT_VARIANTS if variants else frozenset(),
     )
     record = await run_in_threadpool(hash_bytes, part.data, options)
-    return record, fields
+    return record, fields, part.data
 
 
 @router.post(

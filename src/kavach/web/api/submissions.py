@@ -25,23 +25,21 @@ from sqlalchemy.orm import Session, selectinload
 from kavach.auth.service import Permission, Principal
 from kavach.cases.intake import case_from_verdict
 from kavach.cases.models import CaseItem
-from kavach.errors import InputError, KavachError, MediaError, NotFoundError
+from kavach.errors import InputError, KavachError, NotFoundError
 from kavach.evidence import Vault
 from kavach.evidence import store as store_evidence
-from kavach.hashing import HashOptions, HashRecord, hash_bytes
 from kavach.jobs.webhooks import enqueue_event
 from kavach.match.matcher import Query as MatchQuery
 from kavach.match.matcher import record_queries
 from kavach.match.models import Match
-from kavach.media.video import VideoLimits
 from kavach.signals.pdq import PDQ_MATCH_THRESHOLD
 from kavach.signals.types import SignalType
 from kavach.signals.variants import DEFAULT_VARIANTS
 from kavach.store.submissions import Submission, SubmissionMatch
-from kavach.web.api.lookup import UPLOAD_SCHEMA
+from kavach.web.api.lookup import UPLOAD_SCHEMA, read_upload
 from kavach.web.api.schemas import HashIn, parse_queries
 from kavach.web.auth import RuntimeDep, require
-from kavach.web.multipart import multipart_openapi, parse_form, read_body
+from kavach.web.multipart import multipart_openapi
 from kavach.web.runtime import Runtime
 from kavach.web.ui.media import vault_of
 
@@ -290,7 +288,7 @@ async def submit_upload(
     evidence retention on, a file that matched is kept encrypted with its case."""
     # Resolved first: with retention on but its key missing or bad, say so before any work.
     vault = vault_of(request)
-    record, fields, data = await _read_upload(request, runtime)
+    record, fields, data = await read_upload(request, runtime, variants=True)
     content_id = fields.get("content_id", "").strip()
     if not content_id or len(content_id) > 200:
         raise InputError("content_id is required (1-200 characters)")
@@ -308,30 +306,6 @@ async def submit_upload(
     return await run_in_threadpool(
         _decide, runtime, principal, content_id, metadata, queries, banks, evidence
     )
-
-
-async def _read_upload(
-    request: Request, runtime: Runtime
-) -> tuple[HashRecord, dict[str, str], bytes]:
-    """The upload's hash record (with the image's query-side variants), its text fields and its
-    bytes, held in this request's memory only (``lookup.hash_upload`` drops them; a matching
-    upload may need them as evidence)."""
-    body = await read_body(request, runtime.service.max_upload_bytes)
-    form = parse_form(request.headers.get("content-type", ""), body)
-    del body
-    part = form.pop("file", None)
-    if part is None or part.filename is None:
-        raise InputError("the form needs a file part called 'file'")
-    if not part.data:
-        raise MediaError("the uploaded file is empty")
-    fields = {name: p.text() for name, p in form.items() if p.filename is None}
-    options = HashOptions(
-        video_limits=VideoLimits(time_limit=runtime.service.video_time_limit),
-        variants=DEFAULT_VARIANTS,
-    )
-    data = part.data
-    record = await run_in_threadpool(hash_bytes, data, options)
-    return record, fields, data
 
 
 def _parse_metadata(text: str) -> dict[str, Any]:
