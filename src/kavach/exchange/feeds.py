@@ -186,9 +186,7 @@ def _publish_batch(
     log.append(session, state, datas, bank.name, identity)
 
 
-def page(
-    session: Session, bank: Bank, identity: NodeIdentity, *, after: int, limit: int
-) -> bytes:
+def page(session: Session, bank: Bank, identity: NodeIdentity, *, after: int, limit: int) -> bytes:
     """The canonical bytes of the signed page of leaves after ``after`` (at most ``limit``)
     with the current head.
 
