@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import time
 from collections import Counter
@@ -39,7 +40,10 @@ from kavach.signals.variants import ALL_VARIANTS, pdq_variants, variant_family
 
 Transform = Callable[[Image.Image], bytes]
 SIZES = ((1600, 1200), (1200, 1600), (1280, 720), (1024, 1024), (1000, 750), (720, 1280))
-REFERENCE = Path(__file__).resolve().parents[2] / "shared/testdata/threatexchange/pdq/data"
+REFERENCE = (
+    Path(os.environ.get("KAVACH_TESTDATA", Path(__file__).resolve().parents[2] / "shared/testdata"))
+    / "threatexchange/pdq/data"
+)
 REFERENCE_PHOTOS = (
     "bridge-mods/aaa-orig.jpg",
     "reg-test-input/pen-and-coaster.png",
