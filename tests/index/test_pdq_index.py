@@ -162,3 +162,24 @@ def test_search_rejects_bad_radius(radius) -> None:
 def test_search_rejects_bad_queries(queries) -> None:
     with pytest.raises(InvalidHashError):
         PDQIndex().search(queries)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    kind=st.sampled_from(KINDS),
+    seed=st.integers(0, 2**32 - 1),
+    radius=st.sampled_from([0, 10, 31]),
+    threads=st.integers(2, 5),
+)
+def test_threaded_search_returns_what_one_thread_does(kind, seed, radius, threads) -> None:
+    hashes = hash_set(kind, 600, seed)
+    ids = np.arange(600, dtype=np.uint64) * 3
+    index = PDQIndex(tail_limit=64)
+    for a in range(0, 600, 200):  # several segments, with tables
+        index.add(ids[a : a + 200], hashes[a : a + 200])
+    queries = queries_for(hashes, 300, seed + 1)  # enough rows to be split between threads
+    one = index.search_flat(queries, radius)
+    many = index.search_flat(queries, radius, threads=threads)
+    assert len(many.ids) > 0 or len(one.ids) == 0
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -17,6 +17,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Self
 
@@ -27,6 +28,19 @@ from kavach.errors import IndexFormatError, InputError, InvalidHashError
 from kavach.index import _format
 
 _MAX_RADIUS = 256
+# Below this many queries per thread, splitting a batch costs more than it saves.
+_MIN_QUERIES_PER_THREAD = 32
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _search_pool(size: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``size`` search threads (made once per size)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(size)
+        if pool is None:
+            pool = _POOLS[size] = ThreadPoolExecutor(size, thread_name_prefix="kavach-search")
+        return pool
 
 
 class Matches(NamedTuple):
@@ -234,23 +248,47 @@ class SegmentedIndex(ABC):
             self._segments = tuple(out)
         return removed
 
-    def search_flat(self, queries: ArrayLike, radius: int) -> FlatMatches:
-        """All matches of a batch as parallel arrays (query row, id, distance)."""
+    def search_flat(self, queries: ArrayLike, radius: int, *, threads: int = 1) -> FlatMatches:
+        """All matches of a batch as parallel arrays (query row, id, distance).
+
+        ``threads`` > 1 splits a large batch between threads (the kernels release the GIL), for
+        a caller with many queries and idle cores; the result is the same.
+        """
         q = check_rows(queries, self._width, "queries", allow_1d=True)
         r = check_radius(radius)
-        rows, ids, dists = [], [], []
-        for seg in self._segments:  # one snapshot: writers replace the tuple, never mutate it
-            found = self._search_segment(seg, q, r)
-            rows.append(found[:, 0])
-            ids.append(seg.ids[found[:, 1]])
-            dists.append(found[:, 2].astype(np.int32))
+        segments = self._segments  # one snapshot: writers replace the tuple, never mutate it
+        parts = min(max(threads, 1), len(q) // _MIN_QUERIES_PER_THREAD)
+        if parts <= 1:
+            found = [self._search(segments, q, r)]
+        else:
+            bounds = np.linspace(0, len(q), parts + 1).astype(np.intp)
+            pool = _search_pool(parts)
+            futures = [
+                pool.submit(self._search, segments, q[a:b], r, int(a))
+                for a, b in itertools.pairwise(bounds)
+            ]
+            found = [f.result() for f in futures]
+        rows = [f[0] for f in found if len(f[0])]
         if not rows:
             return FlatMatches(np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int32))
         all_rows = np.concatenate(rows)
-        all_ids = np.concatenate(ids)
-        all_d = np.concatenate(dists)
+        all_ids = np.concatenate([f[1] for f in found if len(f[0])])
+        all_d = np.concatenate([f[2] for f in found if len(f[0])])
         order = np.lexsort((all_ids, all_d, all_rows))
         return FlatMatches(all_rows[order], all_ids[order], all_d[order])
+
+    def _search(
+        self, segments: tuple[Segment, ...], q: NDArray[np.uint8], r: int, first_row: int = 0
+    ) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
+        rows, ids, dists = [], [], []
+        for seg in segments:
+            found = self._search_segment(seg, q, r)
+            rows.append(found[:, 0] + first_row)
+            ids.append(seg.ids[found[:, 1]])
+            dists.append(found[:, 2].astype(np.int32))
+        if not rows:
+            return np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int32)
+        return np.concatenate(rows), np.concatenate(ids), np.concatenate(dists)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to one file (atomically replaced); see ``docs/index.md``."""

@@ -55,11 +55,11 @@ class ExactIndex(SegmentedIndex):
         n = 1 if np.ndim(queries) == 1 else len(np.asarray(queries))
         return flat.split(n)
 
-    def search_flat(self, queries: ArrayLike, radius: int = 0) -> FlatMatches:
+    def search_flat(self, queries: ArrayLike, radius: int = 0, *, threads: int = 1) -> FlatMatches:
         """Like :meth:`search`, as three parallel arrays (query row, id, distance)."""
         if radius != 0:
             raise InputError("an exact index only answers radius 0")
-        return super().search_flat(queries, 0)
+        return super().search_flat(queries, 0, threads=threads)
 
     def _build_tables(
         self, rows: NDArray[np.uint8]

@@ -87,9 +87,11 @@ class PDQIndex(SegmentedIndex):
         n = 1 if np.ndim(queries) == 1 else len(np.asarray(queries))
         return flat.split(n)
 
-    def search_flat(self, queries: ArrayLike, radius: int = DEFAULT_RADIUS) -> FlatMatches:
+    def search_flat(
+        self, queries: ArrayLike, radius: int = DEFAULT_RADIUS, *, threads: int = 1
+    ) -> FlatMatches:
         """Like :meth:`search`, as three parallel arrays (query row, id, distance)."""
-        return super().search_flat(queries, radius)
+        return super().search_flat(queries, radius, threads=threads)
 
     def _build_tables(
         self, rows: NDArray[np.uint8]

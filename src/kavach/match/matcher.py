@@ -57,6 +57,7 @@ vpdq is matched by its frames, in a video index of its own)."""
 # Entry ids per IN (...) query: well under every database's parameter limit.
 _ID_BATCH = 500
 _LOAD_BATCH = 50_000
+_MAX_SEARCH_THREADS = 8
 _CACHE_FORMAT = 2  # 2: the video index is cached too
 
 
@@ -146,6 +147,7 @@ class Matcher:
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         database_key: str = "",
+        search_threads: int | None = None,
     ) -> None:
         if not banks:
             raise NotFoundError("no bank chosen; name one with --bank (see `kavach bank list`)")
@@ -154,6 +156,9 @@ class Matcher:
         self.policy = policy or MatchPolicy()
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._database_key = database_key
+        # A batch's PDQ lookups (~34 per image with the variants) are split between threads:
+        # the index kernels release the GIL, so a scan's matching uses idle cores.
+        self._threads = search_threads or min(os.cpu_count() or 1, _MAX_SEARCH_THREADS)
         self._banks: dict[int, _BankIndexes] = {}
 
     @property
@@ -295,7 +300,7 @@ class Matcher:
                     chosen = np.flatnonzero(usable & (radii == radius))
                     if len(chosen) == 0:
                         continue
-                    flat = index.search_flat(rows[chosen], int(radius))
+                    flat = index.search_flat(rows[chosen], int(radius), threads=self._threads)
                     picked = chosen[flat.rows]
                     for row, query, entry_id, distance in zip(
                         owner[picked].tolist(),
