@@ -214,7 +214,11 @@ def pdq_variants(
         if "trim" in wanted:
             out.extend(_trimmed(work, factor))
         if "crop" in wanted:
-            out.extend(_uncropped(work, factor))
+            # The crop guesses are dense products over the plane (most of the variants' cost):
+            # they take a plane of at most _WORK_SIDE pixels, which also found 10% crops more
+            # often; trimming and turning keep the finer one (5° turns needed it).
+            small, small_factor = _reduce(plane, full_h, full_w, at_most=True)
+            out.extend(_uncropped(small, small_factor))
         if "rotate" in wanted:
             out.extend(_rotated(work, factor, full_h, full_w))
     return out
@@ -439,12 +443,16 @@ def _dct(plane: FloatArray, rows: FloatArray, cols: FloatArray) -> tuple[FloatAr
     return dct, _quality(buffer64)
 
 
-def _reduce(plane: FloatArray, full_h: int, full_w: int) -> tuple[FloatArray, int]:
-    """``plane`` as block means about :data:`_WORK_SIDE` pixels on its short side, and its scale
-    in full-size pixels per working pixel."""
+def _reduce(
+    plane: FloatArray, full_h: int, full_w: int, *, at_most: bool = False
+) -> tuple[FloatArray, int]:
+    """``plane`` as block means about :data:`_WORK_SIDE` pixels on its short side (at least
+    that many, or with ``at_most`` at most that many), and its scale in full-size pixels per
+    working pixel."""
     height, width = plane.shape
     decoded = max(-(-full_h // height), -(-full_w // width))
-    factor = max(1, min(height, width) // _WORK_SIDE)
+    short = min(height, width)
+    factor = max(1, -(-short // _WORK_SIDE) if at_most else short // _WORK_SIDE)
     if factor > 1:
         # Block means as libjpeg's scaled decode gives them; a partial last block is padded with
         # its edge pixels. Sums of strided views: ten times faster than np.add.reduceat or a
