@@ -1,12 +1,11 @@
 """Playwright on Debian's chromium for the browser tests (console, portal).
 
-Use the fixtures from a ``conftest.py``::
-
-    from tests.support.browser import browser, page  # noqa: F401
-
-``page`` is a fresh 360x740 (phone-sized) page per test; ``save_screenshot(page, name)`` keeps a
-PNG under ``test-artifacts/screenshots/`` as a test artefact. Chromium comes from Debian
-(``make browser`` installs it); without it the tests are skipped, except under CI, where they fail.
+The fixtures ``browser`` and ``page`` are registered once, in ``tests/conftest.py``, for every
+test (a second definition would start a second Playwright in the same process, which its sync
+API refuses). ``page`` is a fresh 360x740 (phone-sized) page per test; ``save_screenshot(page,
+name)`` keeps a PNG under ``test-artifacts/screenshots/`` as a test artefact. Chromium comes
+from Debian (``make browser`` installs it); without it the tests are skipped, except under CI,
+where they fail.
 """
 
 from __future__ import annotations

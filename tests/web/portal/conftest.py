@@ -15,10 +15,9 @@ from kavach.store.db import make_engine
 from kavach.store.testing import sqlite_database
 from kavach.takedown.settings import get_takedown_settings
 from kavach.web import ServiceSettings, create_app
-from tests.support.browser import browser, page
 from tests.web.helpers import LiveServer, live_server
 
-__all__ = ["Portal", "browser", "page", "portal"]
+__all__ = ["Portal", "portal"]
 
 
 @dataclass

@@ -19,12 +19,11 @@ from kavach.evidence.store import Vault
 from kavach.store.db import make_session_factory, session_scope
 from kavach.store.pytest_fixtures import database_url, engine
 from kavach.web.limits import RateLimiter
-from tests.support.browser import browser, page
 from tests.web.helpers import make_app
 from tests.web.ui.client import TestClient
 from tests.web.ui.seed import Seeded, seed_case
 
-__all__ = ["PASSWORD", "browser", "database_url", "engine", "login", "page"]
+__all__ = ["PASSWORD", "database_url", "engine", "login"]
 
 PASSWORD = "correct horse battery"
 
