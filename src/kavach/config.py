@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kavach.errors import ConfigurationError
 
-__all__ = ["Environment", "Settings", "get_settings", "normalise_database_url"]
+__all__ = [
+    "Environment",
+    "Settings",
+    "get_settings",
+    "interval_seconds",
+    "normalise_database_url",
+]
 
 Environment = Literal["development", "test", "production"]
 
@@ -104,3 +110,16 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigurationError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def interval_seconds(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds from the environment variable ``name`` (``default`` unset)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds") from None
+    if not value > 0:
+        raise ConfigurationError(f"{name} must be positive")
+    return value

@@ -6,19 +6,15 @@ so retention is enforced without a separate timer. Evidence off: the job only re
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kavach.errors import ConfigurationError
-from kavach.jobs.models import Job, JobStatus
-from kavach.jobs.queue import ClaimedJob, enqueue
-from kavach.store.base import utcnow
+from kavach.config import interval_seconds
+from kavach.jobs.queue import ClaimedJob, schedule_once
 from kavach.store.db import session_scope
 
 __all__ = ["EXPIRE_JOB", "expiry_interval", "handlers", "schedule_expiry"]
@@ -31,26 +27,12 @@ Handler = Callable[[ClaimedJob], None]
 
 def expiry_interval(environ: Mapping[str, str] | None = None) -> float:
     """Seconds between expiry runs (``KAVACH_EVIDENCE_EXPIRY_INTERVAL``, default 86400)."""
-    env = os.environ if environ is None else environ
-    raw = env.get("KAVACH_EVIDENCE_EXPIRY_INTERVAL", "").strip()
-    try:
-        value = float(raw) if raw else 86400.0
-    except ValueError:
-        raise ConfigurationError(
-            "KAVACH_EVIDENCE_EXPIRY_INTERVAL must be a number of seconds"
-        ) from None
-    if value <= 0:
-        raise ConfigurationError("KAVACH_EVIDENCE_EXPIRY_INTERVAL must be positive")
-    return value
+    return interval_seconds("KAVACH_EVIDENCE_EXPIRY_INTERVAL", 86400.0, environ)
 
 
 def schedule_expiry(session: Session, *, delay: float = 0.0) -> None:
     """Make sure one expiry job is waiting (none is added when one is already pending)."""
-    waiting = session.scalar(
-        select(Job.id).where(Job.kind == EXPIRE_JOB, Job.status == JobStatus.PENDING).limit(1)
-    )
-    if waiting is None:
-        enqueue(session, EXPIRE_JOB, {}, run_at=utcnow() + dt.timedelta(seconds=delay))
+    schedule_once(session, EXPIRE_JOB, delay=delay)
 
 
 def handlers(

@@ -8,25 +8,20 @@ schedule survives unreachable peers.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kavach.config import get_settings
-from kavach.errors import ConfigurationError, NotFoundError
+from kavach.config import get_settings, interval_seconds
+from kavach.errors import NotFoundError
 from kavach.exchange import referrals
 from kavach.exchange.feeds import publish, shared_banks
 from kavach.exchange.identity import NodeIdentity, load_identity
 from kavach.exchange.sync import sync_all
-from kavach.jobs.models import Job, JobStatus
-from kavach.jobs.queue import ClaimedJob, enqueue
-from kavach.store.base import utcnow
+from kavach.jobs.queue import ClaimedJob, schedule_once
 from kavach.store.db import session_scope
 
 __all__ = ["SYNC_JOB", "handlers", "schedule_sync", "sync_interval"]
@@ -39,23 +34,12 @@ Handler = Callable[[ClaimedJob], None]
 
 def sync_interval() -> float:
     """Seconds between syncs (``KAVACH_EXCHANGE_INTERVAL``, default 300)."""
-    raw = os.environ.get("KAVACH_EXCHANGE_INTERVAL", "").strip()
-    try:
-        value = float(raw) if raw else 300.0
-    except ValueError:
-        raise ConfigurationError("KAVACH_EXCHANGE_INTERVAL must be a number of seconds") from None
-    if value <= 0:
-        raise ConfigurationError("KAVACH_EXCHANGE_INTERVAL must be positive")
-    return value
+    return interval_seconds("KAVACH_EXCHANGE_INTERVAL", 300.0)
 
 
 def schedule_sync(session: Session, *, delay: float = 0.0) -> None:
     """Make sure one sync job is waiting (none is added when one is already pending)."""
-    waiting = session.scalar(
-        select(Job.id).where(Job.kind == SYNC_JOB, Job.status == JobStatus.PENDING).limit(1)
-    )
-    if waiting is None:
-        enqueue(session, SYNC_JOB, {}, run_at=utcnow() + dt.timedelta(seconds=delay))
+    schedule_once(session, SYNC_JOB, delay=delay)
 
 
 def handlers(

@@ -28,6 +28,7 @@ __all__ = [
     "enqueue",
     "pending_count",
     "retry_or_fail",
+    "schedule_once",
 ]
 
 _MAX_ERROR = 2000
@@ -66,6 +67,16 @@ def enqueue(
     session.add(job)
     session.flush()
     return job
+
+
+def schedule_once(session: Session, kind: str, *, delay: float = 0.0) -> None:
+    """Make sure one job of ``kind`` is waiting, due ``delay`` seconds from now (none is added
+    when one is already pending): how periodic jobs, which reschedule themselves, start."""
+    waiting = session.scalar(
+        select(Job.id).where(Job.kind == kind, Job.status == JobStatus.PENDING).limit(1)
+    )
+    if waiting is None:
+        enqueue(session, kind, {}, run_at=utcnow() + dt.timedelta(seconds=delay))
 
 
 def claim(
