@@ -217,8 +217,10 @@ def pdq_variants(
             # The crop guesses are dense products over the plane (most of the variants' cost):
             # they take a plane of at most _WORK_SIDE pixels, which also found 10% crops more
             # often; trimming and turning keep the finer one (5° turns needed it).
-            small, small_factor = _reduce(plane, full_h, full_w, at_most=True)
-            out.extend(_uncropped(small, small_factor))
+            if _block_factor(plane.shape, at_most=True) == _block_factor(plane.shape):
+                out.extend(_uncropped(work, factor))
+            else:
+                out.extend(_uncropped(*_reduce(plane, full_h, full_w, at_most=True)))
         if "rotate" in wanted:
             out.extend(_rotated(work, factor, full_h, full_w))
     return out
@@ -443,6 +445,12 @@ def _dct(plane: FloatArray, rows: FloatArray, cols: FloatArray) -> tuple[FloatAr
     return dct, _quality(buffer64)
 
 
+def _block_factor(shape: tuple[int, ...], *, at_most: bool = False) -> int:
+    """The block size :func:`_reduce` uses for a plane of ``shape``."""
+    short = min(shape)
+    return max(1, -(-short // _WORK_SIDE) if at_most else short // _WORK_SIDE)
+
+
 def _reduce(
     plane: FloatArray, full_h: int, full_w: int, *, at_most: bool = False
 ) -> tuple[FloatArray, int]:
@@ -451,8 +459,7 @@ def _reduce(
     working pixel."""
     height, width = plane.shape
     decoded = max(-(-full_h // height), -(-full_w // width))
-    short = min(height, width)
-    factor = max(1, -(-short // _WORK_SIDE) if at_most else short // _WORK_SIDE)
+    factor = _block_factor(plane.shape, at_most=at_most)
     if factor > 1:
         # Block means as libjpeg's scaled decode gives them; a partial last block is padded with
         # its edge pixels. Sums of strided views: ten times faster than np.add.reduceat or a
