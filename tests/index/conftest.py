@@ -14,6 +14,7 @@ def make_index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         return PDQIndex
 
     monkeypatch.setattr(pdq, "_prefer_scan", lambda n, kb, radii: False)
+    monkeypatch.setattr(pdq, "_SCAN_NS", float("inf"))  # reliable search: probe whenever it can
 
     class Probing(PDQIndex):
         def __init__(self, *, tail_limit: int = 0, merge_ratio: int = 4) -> None:

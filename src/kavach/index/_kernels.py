@@ -275,3 +275,293 @@ def tables_valid(offsets: Any, positions: Any, n: int, m: int, kb: int) -> bool:
             if offsets[base + k] > offsets[base + k + 1]:
                 return False
     return bool(positions.shape[0] == 0 or positions.max() < n)
+
+
+# -- search on a query's reliable bits ---------------------------------------------------------
+#
+# A query comes with a mask (1 = reliable bit) and matches every row whose distance on the mask's
+# bits is within the radius. Each probed chunk enumerates all settings of the mask's unset key
+# bits ("wildcards") and flips up to its probing radius among the set ones. See docs/index.md.
+
+
+@njit(cache=True, nogil=True)
+def _masked_distance(h64: Any, i: int, q64: Any, m64: Any, j: int) -> Any:
+    d: Any = 0
+    for w in range(4):
+        d += np.int64(_ctpop((h64[i, w] ^ q64[j, w]) & m64[j, w]))
+    return d
+
+
+@njit(cache=True, nogil=True)
+def _binomials(n: int) -> Any:
+    """``C(a, b)`` for ``a, b ≤ n`` as float64 (costs) — Pascal's triangle."""
+    t = np.zeros((n + 1, n + 1), dtype=np.float64)
+    for a in range(n + 1):
+        t[a, 0] = 1.0
+        for b in range(1, a + 1):
+            t[a, b] = t[a - 1, b - 1] + t[a - 1, b]
+    return t
+
+
+@njit(cache=True, nogil=True)
+def _chunk_shape(q8: Any, m8: Any, qi: int, start: int, kb: int) -> tuple[Any, Any, Any, int, int]:
+    """A query's key in one chunk, split for probing: ``(qkey, rel, wild, low, r)``.
+
+    The mask's unset key bits at the low end (``low`` of them) need no enumeration: all keys that
+    differ only there are one contiguous run of buckets. ``qkey``, ``rel`` (reliable bits) and
+    ``wild`` (wildcards to enumerate) are the key without those ``low`` bits; ``r`` = popcount(rel).
+    """
+    full = np.int64((1 << kb) - 1)
+    mk = np.int64(_key(m8, qi, start, kb))
+    wild = ~mk & full
+    low = 0
+    while low < kb and (wild >> low) & 1:
+        low += 1
+    qkey = np.int64(_key(q8, qi, start, kb)) >> low
+    rel = mk >> low
+    r = 0
+    x = rel
+    while x:
+        x &= x - 1
+        r += 1
+    return qkey, rel, wild >> low, low, r
+
+
+@njit(cache=True, nogil=True)
+def plan_reliable(
+    q8: Any,
+    m8: Any,
+    starts: Any,
+    kb: int,
+    n_rows: int,
+    radius: int,
+    probe_cost: float,
+    row_cost: float,
+    scan_cost: float,
+    plan: Any,
+    probes: Any,
+) -> None:
+    """Choose, per query, each chunk's probing radius on its reliable key bits (``plan[q, c]``,
+    -1: not probed) so that the radii + 1 add up to more than ``radius``, at least cost.
+
+    Chunk ``c`` at radius ``s`` reads ``2**u · Σ_{d≤s} C(r, d)`` bucket runs (``u`` wildcards,
+    ``r`` reliable key bits), each of ``2**low`` buckets. The marginal cost of raising a chunk's
+    radius grows with it (for ``s < r/2``), so adding the cheapest unit of radius at each step
+    is optimal. A radius of ``r`` (the whole chunk) is never chosen: that reads every row of the
+    segment and more. ``probes[q]`` is the number of runs, or -1 where a scan is cheaper (or no
+    plan exists, e.g. an empty mask).
+    """
+    m = starts.shape[0]
+    binom = _binomials(kb)
+    rows_per_bucket = n_rows / float(1 << kb)
+    unit = np.empty(m, dtype=np.float64)
+    reliable = np.empty(m, dtype=np.int64)
+    wild_bits = np.empty(m, dtype=np.int64)
+    for qi in range(q8.shape[0]):
+        for c in range(m):
+            _, _, wild, low, r = _chunk_shape(q8, m8, qi, starts[c], kb)
+            u = 0
+            while wild:
+                wild &= wild - 1
+                u += 1
+            reliable[c] = r
+            wild_bits[c] = u
+            unit[c] = float(1 << u) * (probe_cost + float(1 << low) * rows_per_bucket * row_cost)
+            plan[qi, c] = -1
+        total = 0.0
+        weight = 0
+        while weight <= radius and total <= scan_cost:
+            best = -1
+            best_cost = np.inf
+            for c in range(m):
+                s = plan[qi, c] + 1  # the radius this step would give chunk c
+                if s < reliable[c]:
+                    cost = unit[c] * binom[reliable[c], s]
+                    if cost < best_cost:
+                        best_cost = cost
+                        best = c
+            if best < 0:
+                break  # no plan: every chunk is at its limit
+            plan[qi, best] += 1
+            total += best_cost
+            weight += 1
+        if weight <= radius or total > scan_cost:
+            probes[qi] = -1
+            continue
+        count = 0
+        for c in range(m):
+            s = plan[qi, c]
+            if s >= 0:
+                ball = 0
+                for d in range(s + 1):
+                    ball += int(binom[reliable[c], d])
+                count += ball << wild_bits[c]
+        probes[qi] = count
+
+
+@njit(cache=True, nogil=True)
+def _emit_reliable(
+    h64: Any,
+    alive: Any,
+    q64: Any,
+    m64: Any,
+    qi: int,
+    cand: Any,
+    n: int,
+    dist: Any,
+    radius: int,
+    out: Any,
+    count: int,
+) -> int:
+    """:func:`_emit` on the reliable bits; rows are (query, position, distance, reliable one)."""
+    for j in range(n):
+        if j + _AHEAD < n:
+            _prefetch(h64, cand[j + _AHEAD])
+        dist[j] = _masked_distance(h64, cand[j], q64, m64, qi)
+    check_alive = alive.shape[0] > 0
+    for j in range(n):
+        if dist[j] <= radius and not (check_alive and not alive[cand[j]]):
+            if count == out.shape[0]:
+                return -1
+            out[count, 0] = qi
+            out[count, 1] = cand[j]
+            out[count, 2] = _distance(h64, cand[j], q64, qi)
+            out[count, 3] = dist[j]
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _scan_one_reliable(
+    h64: Any, alive: Any, q64: Any, m64: Any, qi: int, radius: int, dist: Any, out: Any, count: int
+) -> int:
+    """Append query ``qi``'s matches among all rows of ``h64``; new count, -1 if ``out`` is full."""
+    rows = h64.shape[0]
+    check_alive = alive.shape[0] > 0
+    for lo in range(0, rows, _BLOCK):
+        n = min(_BLOCK, rows - lo)
+        for j in range(n):  # contiguous and branch-free: vectorises
+            dist[j] = _masked_distance(h64, lo + j, q64, m64, qi)
+        for j in range(n):
+            if dist[j] <= radius and not (check_alive and not alive[lo + j]):
+                if count == out.shape[0]:
+                    return -1
+                out[count, 0] = qi
+                out[count, 1] = lo + j
+                out[count, 2] = _distance(h64, lo + j, q64, qi)
+                out[count, 3] = dist[j]
+                count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def scan_reliable(
+    h64: Any, alive: Any, q64: Any, m64: Any, radius: int, out: Any, q_start: int
+) -> tuple[int, int]:
+    """Linear scan on the reliable bits; same contract as :func:`mih_reliable`."""
+    count = 0
+    dist = np.empty(_BLOCK, dtype=np.int64)
+    for qi in range(q_start, q64.shape[0]):
+        first = count
+        count = _scan_one_reliable(h64, alive, q64, m64, qi, radius, dist, out, count)
+        if count < 0:
+            return first, qi
+    return count, q64.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def mih_reliable(
+    h64: Any,
+    alive: Any,
+    offsets: Any,
+    positions: Any,
+    starts: Any,
+    kb: int,
+    plan: Any,
+    probes: Any,
+    q8: Any,
+    m8: Any,
+    q64: Any,
+    m64: Any,
+    radius: int,
+    runs: Any,
+    out: Any,
+    q_start: int,
+) -> tuple[int, int]:
+    """Multi-index search on the reliable bits, following :func:`plan_reliable`'s plan.
+
+    Writes (query row, position, distance, reliable distance) rows; ``runs`` holds at least
+    ``probes.max()`` entries (a query's bucket runs, listed first so they can be prefetched).
+    Queries whose plan is a scan (``probes[q] < 0``) are scanned. Same return contract as
+    :func:`mih_search`.
+    """
+    size = 1 << kb
+    m = starts.shape[0]
+    count = 0
+    cand = np.empty(_BLOCK, dtype=np.int64)
+    dist = np.empty(_BLOCK, dtype=np.int64)
+    bits = np.empty(kb, dtype=np.int64)
+    idx = np.empty(kb + 1, dtype=np.int64)
+    for qi in range(q_start, q8.shape[0]):
+        first = count
+        if probes[qi] < 0:
+            count = _scan_one_reliable(h64, alive, q64, m64, qi, radius, dist, out, count)
+            if count < 0:
+                return first, qi
+            continue
+        # Phase 1: the first bucket of every run (run length 2**low per chunk, kept in the top
+        # bits so one array serves), so that phase 2 can prefetch the table slots ahead of use.
+        k = 0
+        for c in range(m):
+            s = plan[qi, c]
+            if s < 0:
+                continue
+            qkey, rel, wild, low, r = _chunk_shape(q8, m8, qi, starts[c], kb)
+            nb = 0
+            for b in range(kb):
+                if (rel >> b) & 1:
+                    bits[nb] = 1 << b
+                    nb += 1
+            base = c * size
+            for d in range(s + 1):
+                for i in range(d):
+                    idx[i] = i
+                while True:
+                    g = qkey
+                    for i in range(d):
+                        g ^= bits[idx[i]]
+                    f = 0
+                    while True:  # every subset f of the wildcards
+                        runs[k] = ((base + ((g ^ f) << low)) << 5) | low
+                        k += 1
+                        f = (f - wild) & wild
+                        if f == 0:
+                            break
+                    i = d - 1  # next combination of d reliable bits
+                    while i >= 0 and idx[i] == r - d + i:
+                        i -= 1
+                    if i < 0:
+                        break
+                    idx[i] += 1
+                    for j in range(i + 1, d):
+                        idx[j] = idx[j - 1] + 1
+        n = 0
+        for t in range(k):
+            if t + _AHEAD < k:
+                _prefetch(offsets, runs[t + _AHEAD] >> 5)
+            b = runs[t] >> 5
+            for i in range(offsets[b], offsets[b + (1 << (runs[t] & 31))]):
+                if n == _BLOCK:
+                    count = _emit_reliable(
+                        h64, alive, q64, m64, qi, cand, n, dist, radius, out, count
+                    )
+                    if count < 0:
+                        return first, qi
+                    n = 0
+                cand[n] = positions[i]
+                n += 1
+        count = _emit_reliable(h64, alive, q64, m64, qi, cand, n, dist, radius, out, count)
+        if count < 0:
+            return first, qi
+        count = _dedupe(out, first, count)
+    return count, q8.shape[0]

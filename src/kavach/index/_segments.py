@@ -16,10 +16,10 @@ import itertools
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -32,6 +32,7 @@ _MAX_RADIUS = 256
 _MIN_QUERIES_PER_THREAD = 32
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+_T = TypeVar("_T")
 
 
 def _search_pool(size: int) -> ThreadPoolExecutor:
@@ -121,13 +122,15 @@ def check_radius(radius: int) -> int:
     return int(radius)
 
 
-def run_kernel(kernel: Any, args: tuple[Any, ...], n_queries: int) -> NDArray[np.int64]:
+def run_kernel(
+    kernel: Any, args: tuple[Any, ...], n_queries: int, columns: int = 3
+) -> NDArray[np.int64]:
     """Call a search kernel, giving it a bigger output buffer whenever it fills one."""
     parts: list[NDArray[np.int64]] = []
     capacity = max(1024, 16 * n_queries)
     q = 0
     while q < n_queries:
-        out = np.empty((capacity, 3), dtype=np.int64)
+        out = np.empty((capacity, columns), dtype=np.int64)
         count, q_next = kernel(*args, out, q)
         parts.append(out[:count])
         if q_next == q:
@@ -135,7 +138,18 @@ def run_kernel(kernel: Any, args: tuple[Any, ...], n_queries: int) -> NDArray[np
         q = q_next
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
+    return np.concatenate(parts) if parts else np.empty((0, columns), dtype=np.int64)
+
+
+def split_batch(n_queries: int, threads: int, work: Callable[[int, int], _T]) -> list[_T]:
+    """``work(a, b)`` on consecutive slices of ``range(n_queries)``, in threads when it pays."""
+    parts = min(max(threads, 1), n_queries // _MIN_QUERIES_PER_THREAD)
+    if parts <= 1:
+        return [work(0, n_queries)]
+    bounds = np.linspace(0, n_queries, parts + 1).astype(np.intp).tolist()
+    pool = _search_pool(parts)
+    futures = [pool.submit(work, a, b) for a, b in itertools.pairwise(bounds)]
+    return [f.result() for f in futures]
 
 
 class SegmentedIndex(ABC):
@@ -257,17 +271,7 @@ class SegmentedIndex(ABC):
         q = check_rows(queries, self._width, "queries", allow_1d=True)
         r = check_radius(radius)
         segments = self._segments  # one snapshot: writers replace the tuple, never mutate it
-        parts = min(max(threads, 1), len(q) // _MIN_QUERIES_PER_THREAD)
-        if parts <= 1:
-            found = [self._search(segments, q, r)]
-        else:
-            bounds = np.linspace(0, len(q), parts + 1).astype(np.intp)
-            pool = _search_pool(parts)
-            futures = [
-                pool.submit(self._search, segments, q[a:b], r, int(a))
-                for a, b in itertools.pairwise(bounds)
-            ]
-            found = [f.result() for f in futures]
+        found = split_batch(len(q), threads, lambda a, b: self._search(segments, q[a:b], r, a))
         rows = [f[0] for f in found if len(f[0])]
         if not rows:
             return FlatMatches(np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int32))

@@ -7,6 +7,10 @@ pigeonhole principle a hash within ``r`` of the query has, for ``r = 12·s + a``
 balls of keys finds every match; candidates are then verified with popcount. Where probing would
 read more than a scan (large radii, small segments), the segment is scanned instead. Both paths
 are exact. See ``docs/index.md`` for the numbers behind the choices.
+
+:meth:`PDQIndex.search_reliable` compares only the bits a query marks reliable, on the same
+tables: each chunk's unreliable key bits are enumerated, its reliable ones probed to a radius
+chosen per query (see :func:`_kernels.plan_reliable`).
 """
 
 from __future__ import annotations
@@ -14,14 +18,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from kavach.errors import IndexFormatError
+from kavach.errors import IndexFormatError, InputError, InvalidHashError
 from kavach.index import _kernels
-from kavach.index._segments import FlatMatches, Matches, Segment, SegmentedIndex, run_kernel
+from kavach.index._segments import (
+    FlatMatches,
+    Matches,
+    Segment,
+    SegmentedIndex,
+    check_radius,
+    check_rows,
+    run_kernel,
+    split_batch,
+)
 
 HASH_BYTES = 32
 DEFAULT_RADIUS = 31
@@ -31,6 +44,11 @@ CHUNK_STARTS = tuple(int(x) for x in np.cumsum((0, *CHUNK_WIDTHS[:-1])))
 # 2**21 buckets per chunk keep the tables at ~100 MB for 10 M hashes (memory target 1 GB).
 MAX_KEY_BITS = 21
 _STARTS = np.array(CHUNK_STARTS, dtype=np.int64)
+# Cost model of a reliable-bits search, per query (ns, as in _prefer_scan): reading one bucket
+# run, verifying one candidate row, scanning one row.
+_PROBE_NS = 20.0
+_ROW_NS = 20.0
+_SCAN_NS = 4.0
 
 
 def key_bits(n: int) -> int:
@@ -65,6 +83,29 @@ def _prefer_scan(n: int, kb: int, radii: NDArray[np.int64]) -> bool:
     return 4 * n < 20 * (probes + candidates)
 
 
+class ReliableMatches(NamedTuple):
+    """Matches on the query's reliable bits, as parallel arrays ordered by query row, reliable
+    distance, id. ``distances`` are full 256-bit Hamming distances; ``reliable_distances``
+    count only the bits the query's mask sets (what the radius applies to)."""
+
+    rows: NDArray[np.int64]
+    ids: NDArray[np.uint64]
+    distances: NDArray[np.int32]
+    reliable_distances: NDArray[np.int32]
+
+
+def _check_masks(masks: ArrayLike, n_queries: int) -> NDArray[np.uint8]:
+    a = np.asarray(masks)
+    if a.dtype == np.bool_ and a.shape[-1:] == (8 * HASH_BYTES,):
+        raise InvalidHashError(
+            "masks must be packed like the hashes (uint8[n, 32]): use np.packbits(mask, axis=-1)"
+        )
+    m = check_rows(a, HASH_BYTES, "masks", allow_1d=True)
+    if len(m) != n_queries:
+        raise InputError(f"got {len(m)} masks for {n_queries} queries; give one mask per query")
+    return m
+
+
 class PDQIndex(SegmentedIndex):
     """Exact radius search over PDQ hashes (``uint8[N, 32]``) with 64-bit ids.
 
@@ -92,6 +133,94 @@ class PDQIndex(SegmentedIndex):
     ) -> FlatMatches:
         """Like :meth:`search`, as three parallel arrays (query row, id, distance)."""
         return super().search_flat(queries, radius, threads=threads)
+
+    def search_reliable(
+        self, queries: ArrayLike, masks: ArrayLike, radius: int, *, threads: int = 1
+    ) -> ReliableMatches:
+        """Every row within ``radius`` of a query on the bits its mask sets, exactly.
+
+        ``queries`` and ``masks`` are ``uint8[Q, 32]`` (or one ``uint8[32]`` each), the masks
+        packed in the hashes' bit order, a set bit meaning "compare this bit". A row matches
+        query ``q`` when ``popcount((row ^ q) & mask) <= radius``; removed rows never match.
+        Any mask works (an empty one matches every row); the cost depends on how many unset bits
+        fall into the index's key bits (``docs/index.md``). ``threads`` as in :meth:`search_flat`.
+        """
+        q = check_rows(queries, HASH_BYTES, "queries", allow_1d=True)
+        m = _check_masks(masks, len(q))
+        r = check_radius(radius)
+        segments = self._segments  # one snapshot: writers replace the tuple, never mutate it
+
+        def work(a: int, b: int) -> list[NDArray[Any]]:
+            qa, ma = np.ascontiguousarray(q[a:b]), np.ascontiguousarray(m[a:b])
+            parts = []
+            for seg in segments:
+                found = self._search_segment_reliable(seg, qa, ma, r)
+                parts.append((found, seg.ids[found[:, 1]]))
+            if not parts:
+                return [np.empty((0, 4), np.int64), np.empty(0, np.uint64)]
+            found = np.concatenate([p[0] for p in parts])
+            found[:, 0] += a
+            return [found, np.concatenate([p[1] for p in parts])]
+
+        results = split_batch(len(q), threads, work)
+        found = np.concatenate([x[0] for x in results])
+        ids = np.concatenate([x[1] for x in results]).astype(np.uint64, copy=False)
+        order = np.lexsort((ids, found[:, 3], found[:, 0]))
+        found = found[order]
+        return ReliableMatches(
+            found[:, 0].copy(),
+            ids[order],
+            found[:, 2].astype(np.int32),
+            found[:, 3].astype(np.int32),
+        )
+
+    def _search_segment_reliable(
+        self, seg: Segment, queries: NDArray[np.uint8], masks: NDArray[np.uint8], radius: int
+    ) -> NDArray[np.int64]:
+        """``int64[k, 4]``: (query row, row in segment, distance, reliable distance)."""
+        alive = np.empty(0, dtype=np.bool_) if seg.alive is None else seg.alive
+        h64 = seg.rows.view(np.uint64)
+        q64 = queries.view(np.uint64)
+        m64 = masks.view(np.uint64)
+        n = len(seg.ids)
+        if seg.tables:
+            kb = seg.meta["kb"]
+            plan = np.empty((len(queries), len(CHUNK_WIDTHS)), dtype=np.int64)
+            probes = np.empty(len(queries), dtype=np.int64)
+            _kernels.plan_reliable(
+                queries,
+                masks,
+                _STARTS,
+                kb,
+                n,
+                radius,
+                _PROBE_NS,
+                _ROW_NS,
+                _SCAN_NS * n,
+                plan,
+                probes,
+            )
+            if (probes >= 0).any():
+                runs = np.empty(int(probes.max()), dtype=np.int64)
+                args = (
+                    h64,
+                    alive,
+                    seg.tables["offsets"],
+                    seg.tables["positions"],
+                    _STARTS,
+                    kb,
+                    plan,
+                    probes,
+                    queries,
+                    masks,
+                    q64,
+                    m64,
+                    radius,
+                    runs,
+                )
+                return run_kernel(_kernels.mih_reliable, args, len(queries), columns=4)
+        scan_args = (h64, alive, q64, m64, radius)
+        return run_kernel(_kernels.scan_reliable, scan_args, len(queries), columns=4)
 
     def _build_tables(
         self, rows: NDArray[np.uint8]
