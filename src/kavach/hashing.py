@@ -96,6 +96,8 @@ class VariantHash(BaseModel):
     """How it was derived: ``dihedral:rot90``, ``trimmed``, ``crop:c8``, ``rotate:+3``, ..."""
     hash: str
     quality: int
+    reliable: str | None = None
+    """Hex mask of the hash's reliable bits (:attr:`kavach.signals.pdq.PDQHash.reliable`)."""
 
 
 class HashRecord(BaseModel):
@@ -127,6 +129,10 @@ class HashRecord(BaseModel):
     pdq_variants: list[VariantHash] | None = Field(default=None, exclude=True)
     """Lookup-only PDQ variants (see :class:`HashOptions`). Never written out: a file's output
     and stored hash stay its canonical PDQ; matches name the variant that found them."""
+    pdq_reliable: str | None = Field(default=None, exclude=True)
+    """Lookup-only hex mask of the ``pdq`` hash's reliable bits, when this process hashed the
+    file (a hash read back from a file or an API call has none): lets the matcher compare
+    those bits alone (docs/robustness.md, *Reliable bits*). Never written out."""
 
     @field_serializer("path", when_used="json")
     def _path_as_text(self, path: str) -> str:
@@ -256,6 +262,8 @@ def _finish(fields: dict[str, Any], data: bytes, options: HashOptions) -> HashRe
             if "pdq" in options.signals:
                 fields["pdq"] = hashes[0].hex
                 fields["pdq_quality"] = hashes[0].quality
+                if hashes[0].reliable is not None:
+                    fields["pdq_reliable"] = hashes[0].reliable.tobytes().hex()
             if options.dihedral:
                 fields["pdq_dihedral"] = {
                     n: h.hex for n, h in zip(DIHEDRAL_NAMES, hashes, strict=True)
@@ -288,7 +296,12 @@ def _pdq_hashes(
     families = options.variants | ({"dihedral"} if options.dihedral else frozenset())
     found = pdq_variants(luma, full_height=height, full_width=width, families=families)
     fields["pdq_variants"] = [
-        VariantHash(name=v.name, hash=v.hash.hex, quality=v.hash.quality)
+        VariantHash(
+            name=v.name,
+            hash=v.hash.hex,
+            quality=v.hash.quality,
+            reliable=None if v.hash.reliable is None else v.hash.reliable.tobytes().hex(),
+        )
         for v in found[1:]
         if variant_family(v.name) in options.variants
     ]

@@ -61,8 +61,12 @@ def test_exact_and_near_copies_match_with_labels(factory: sessionmaker[Session])
 def test_threshold_and_quality_policy(factory: sessionmaker[Session]) -> None:
     _setup(factory)
     near = hash_bytes(image_bytes(SEEDS[1], 60))
-    strict = Matcher(factory, ["hotline"], MatchPolicy(threshold=0))
+    strict = Matcher(factory, ["hotline"], MatchPolicy(threshold=0, variants=()))
     assert strict.match_record(near) == []
+    # The reliable-bits rule is scaled to the threshold: at 0, only a copy whose reliable bits
+    # all agree still matches, and then it says so.
+    for m in Matcher(factory, ["hotline"], MatchPolicy(threshold=0)).match_record(near):
+        assert m.reliable_distance == 0
     flat = near.model_copy(update={"pdq_quality": 10})
     assert Matcher(factory, ["hotline"]).match_record(flat) == []
     lenient = Matcher(factory, ["hotline"], MatchPolicy(min_quality=0))

@@ -29,7 +29,13 @@ def match_dict(match: Match) -> dict[str, Any]:
         "distance": match.distance,
         "labels": [{"scheme": lb.scheme, "value": lb.value} for lb in match.labels],
     }
-    for key in ("variant", "item_id", "query_match_percent", "compared_match_percent"):
+    for key in (
+        "variant",
+        "reliable_distance",
+        "item_id",
+        "query_match_percent",
+        "compared_match_percent",
+    ):
         if getattr(match, key) is not None:
             found[key] = getattr(match, key)
     return found

@@ -229,7 +229,7 @@ def _print_table(results: list[HashResult]) -> None:
                 str(m.distance)
                 if m.query_match_percent is None
                 else f"{m.query_match_percent:.0f}%/{m.compared_match_percent or 0:.0f}%",
-                m.variant or "",
+                escape(m.found_by() or m.variant or ""),
                 escape(" ".join(str(label) for label in m.labels)),
             )
     Console().print(table)

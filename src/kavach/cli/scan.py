@@ -267,9 +267,8 @@ def _stdout_writer(jsonl: bool, *, show_matches: bool) -> Callable[[ScanRecord],
 def _found(m: Match) -> str:
     # bank#entry, and the variant when the file's own hash did not match (a reviewer should
     # know a mirrored or trimmed copy was found).
-    if m.variant and m.variant != "original":
-        return f"{m.bank}#{m.entry_id} ({m.variant})"
-    return f"{m.bank}#{m.entry_id}"
+    how = m.found_by()
+    return f"{m.bank}#{m.entry_id} ({how})" if how else f"{m.bank}#{m.entry_id}"
 
 
 @contextmanager

@@ -38,7 +38,7 @@ from kavach.errors import IndexFormatError, InvalidHashError, NotFoundError
 from kavach.hashing import HashRecord
 from kavach.index import ExactIndex, PDQIndex
 from kavach.match.models import Match, MatchLabel, MatchPolicy
-from kavach.signals.pdq import PDQ_MIN_QUALITY
+from kavach.signals.pdq import PDQ_MIN_QUALITY, PDQ_RELIABLE_BITS
 from kavach.signals.types import SignalType, format_hash, video_key
 from kavach.signals.variants import GUESSED_VARIANTS, bank_variants, variant_family
 
@@ -75,6 +75,9 @@ class Query:
     video: VideoHash | None = field(default=None, compare=False)
     variant: str | None = None
     """PDQ: how this hash was derived from the file (``original``, ``dihedral:rot90``, ...)."""
+    reliable: bytes | None = None
+    """PDQ: the mask of the hash's reliable bits, when it was computed from the media; with the
+    ``reliable`` family the hash also matches on those bits alone."""
 
     @classmethod
     def for_video(cls, video: VideoHash) -> Query:
@@ -120,6 +123,15 @@ class _Found:
     query: int
     """Position of the matching hash among its signal type's queries (-1 for a video)."""
     variant: str | None
+    reliable: int | None = None
+    """Distance on the query's reliable bits, when only that comparison matched."""
+
+    def rank(self) -> tuple[int, int, int]:
+        # A match by the full hash beats one by the reliable bits; then the nearer, then the
+        # earlier query (the file's own hash before its variants).
+        if self.reliable is None:
+            return (0, self.distance, self.query)
+        return (1, self.reliable, self.query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +270,7 @@ class Matcher:
         """
         self.load()
         grouped: dict[SignalType, tuple[list[int], list[bytes], list[str | None]]] = {}
+        masks: list[bytes | None] = []  # PDQ queries' reliable-bit masks, in query order
         videos: list[tuple[int, VideoHash]] = []
         for item, queries in enumerate(items):
             for q in queries:
@@ -278,6 +291,8 @@ class Matcher:
                 variants.append(
                     (q.variant or "original") if q.signal_type is SignalType.PDQ else None
                 )
+                if q.signal_type is SignalType.PDQ:
+                    masks.append(q.reliable)
         best: list[dict[int, _Found]] = [{} for _ in items]
         for st, (owners, values, variants) in grouped.items():
             rows = _rows(values, st)
@@ -309,9 +324,9 @@ class Matcher:
                         flat.distances.tolist(),
                         strict=True,
                     ):
-                        seen = best[row].get(entry_id)
-                        if seen is None or (distance, query) < (seen.distance, seen.query):
-                            best[row][entry_id] = _Found(distance, query, variants[query])
+                        _keep(best[row], entry_id, _Found(distance, query, variants[query]))
+                if st is SignalType.PDQ and isinstance(index, PDQIndex):
+                    self._match_reliable(index, bank, rows, masks, usable, owner, variants, best)
         shares = self._match_videos(videos, best)
         wanted = {entry_id for found in best for entry_id in found}
         details = self._lookup(wanted)
@@ -332,6 +347,7 @@ class Matcher:
                         value=format_hash(d.signal_type, d.value),
                         distance=hit.distance,
                         variant=hit.variant,
+                        reliable_distance=hit.reliable,
                         query_value=(
                             None
                             if hit.variant is None or hit.query < 0
@@ -346,6 +362,52 @@ class Matcher:
             matches.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
             results.append(matches)
         return results
+
+    def _match_reliable(
+        self,
+        index: PDQIndex,
+        bank: _BankIndexes,
+        rows: NDArray[np.uint8],
+        masks: list[bytes | None],
+        usable: NDArray[np.bool_],
+        owner: NDArray[np.int64],
+        variants: list[str | None],
+        best: list[dict[int, _Found]],
+    ) -> None:
+        """Look the PDQ queries that carry a reliable-bit mask up by those bits alone."""
+        if "reliable" not in self.policy.variants or (
+            bank.variants is not None and "reliable" not in bank.variants
+        ):
+            return
+        has_mask = np.asarray([m is not None for m in masks], dtype=np.bool_)
+        families = [variant_family(v or "original") for v in variants]
+        guessed = np.asarray([f in GUESSED_VARIANTS for f in families], dtype=np.bool_)
+        policy = self.policy
+        # Never looser than the whole-hash thresholds scaled to the reliable bits (31 -> 23).
+        exact = min(policy.reliable_threshold, _scaled(policy.threshold))
+        guess = min(
+            exact, policy.reliable_guess_threshold, _scaled(self._radius(SignalType.PDQ, "crop"))
+        )
+        for radius, group in ((exact, ~guessed), (guess, guessed)):
+            chosen = np.flatnonzero(usable & has_mask & group)
+            if len(chosen) == 0:
+                continue
+            mask_rows = np.frombuffer(b"".join(masks[i] or b"" for i in chosen), dtype=np.uint8)
+            found = index.search_reliable(
+                rows[chosen], mask_rows.reshape(len(chosen), 32), radius, threads=self._threads
+            )
+            picked = chosen[found.rows]
+            for row, query, entry_id, distance, reliable in zip(
+                owner[picked].tolist(),
+                picked.tolist(),
+                found.ids.tolist(),
+                found.distances.tolist(),
+                found.reliable_distances.tolist(),
+                strict=True,
+            ):
+                # Within the full-hash threshold it was already found as an ordinary match.
+                if distance > self._radius(SignalType.PDQ, families[query]):
+                    _keep(best[row], entry_id, _Found(distance, query, variants[query], reliable))
 
     def _match_videos(
         self, videos: list[tuple[int, VideoHash]], best: list[dict[int, _Found]]
@@ -489,6 +551,18 @@ class Matcher:
             log.warning("could not write the index cache in %s: %s", folder, exc)
 
 
+def _scaled(threshold: int) -> int:
+    """A whole-hash threshold as the same share of the reliable bits."""
+    return threshold * PDQ_RELIABLE_BITS // 256
+
+
+def _keep(found: dict[int, _Found], entry_id: int, hit: _Found) -> None:
+    """Record ``hit`` for ``entry_id`` unless a better one is already there."""
+    seen = found.get(entry_id)
+    if seen is None or hit.rank() < seen.rank():
+        found[entry_id] = hit
+
+
 def record_queries(record: HashRecord, variants: Iterable[str]) -> list[Query]:
     """The lookups a hashed file makes: its digests, its PDQ hash, the PDQ variants it carries
     of the families in ``variants``, and its video frames."""
@@ -511,19 +585,25 @@ def record_queries(record: HashRecord, variants: Iterable[str]) -> list[Query]:
 def _pdq_queries(record: HashRecord, allowed: frozenset[str]) -> list[Query]:
     # The file's own hash first, so a variant equal to it (a symmetric picture's flip) is
     # reported as the original; then the variant families allowed.
-    found: dict[str, tuple[str, int | None]] = {}
+    found: dict[str, tuple[str, int | None, str | None]] = {}
     if record.pdq:
-        found[record.pdq] = ("original", record.pdq_quality)
+        found[record.pdq] = ("original", record.pdq_quality, record.pdq_reliable)
     if record.pdq_dihedral and "dihedral" in allowed:
         for name, value in record.pdq_dihedral.items():
             label = "original" if name == "original" else f"dihedral:{name}"
-            found.setdefault(value, (label, record.pdq_quality))
+            found.setdefault(value, (label, record.pdq_quality, None))
     for variant in record.pdq_variants or ():
         if variant_family(variant.name) in allowed:
-            found.setdefault(variant.hash, (variant.name, variant.quality))
+            found.setdefault(variant.hash, (variant.name, variant.quality, variant.reliable))
     return [
-        Query(SignalType.PDQ, bytes.fromhex(value), quality, variant=name)
-        for value, (name, quality) in found.items()
+        Query(
+            SignalType.PDQ,
+            bytes.fromhex(value),
+            quality,
+            variant=name,
+            reliable=bytes.fromhex(mask) if mask else None,
+        )
+        for value, (name, quality, mask) in found.items()
     ]
 
 

@@ -120,7 +120,8 @@ def _matched(s: ScanSummary) -> str:
 def _how(m: Match) -> str:
     if m.signal_type is SignalType.PDQ:
         # Reviewers see how a copy was found: a turned, trimmed or uncropped variant.
-        found = f" via {m.variant}" if m.variant and m.variant != "original" else ""
+        how = m.found_by()
+        found = f" via {how}" if how else ""
         return f"pdq d={m.distance}{found}"
     if m.query_match_percent is not None and m.compared_match_percent is not None:
         return f"{m.signal_type.value} {m.query_match_percent:.0f}%/{m.compared_match_percent:.0f}%"

@@ -61,7 +61,8 @@ def _media(number: int, record: ScanRecord, flavour: str) -> dict[str, Any]:
 def _comment(m: Match) -> str:
     text = f"matched {m.bank} entry {m.entry_id} by {m.signal_type.value}"
     if m.signal_type.value == "pdq":
-        found = f" (query variant {m.variant})" if m.variant and m.variant != "original" else ""
+        how = m.found_by()
+        found = f" (query variant {how})" if how else ""
         return f"{text} at distance {m.distance}{found}"
     if m.query_match_percent is not None and m.compared_match_percent is not None:
         # VICS has no field for a video's frame hashes: say how well it matched instead.

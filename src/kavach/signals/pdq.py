@@ -26,17 +26,33 @@ __all__ = [
     "DIHEDRAL_NAMES",
     "PDQ_MATCH_THRESHOLD",
     "PDQ_MIN_QUALITY",
+    "PDQ_RELIABLE_BITS",
+    "PDQ_RELIABLE_GUESS_THRESHOLD",
+    "PDQ_RELIABLE_THRESHOLD",
     "PDQHash",
     "hamming",
     "hash_from_hex",
     "hash_to_hex",
     "pdq_from_luma",
+    "reliable_masks",
 ]
 
 PDQ_MATCH_THRESHOLD = 31
 """Hamming distance at or below which two PDQ hashes are taken to match."""
 PDQ_MIN_QUALITY = 50
 """Hashes of lower quality are too flat to match reliably."""
+PDQ_RELIABLE_BITS = 192
+"""Bits of a hash whose DCT coefficients lie farthest from the median: the query's reliable bits.
+
+The other 64 sit so close to the median that a watermark, a crop or a turn flips them at random;
+see :attr:`PDQHash.reliable` and docs/robustness.md."""
+PDQ_RELIABLE_THRESHOLD = 23
+"""Distance on a query's :data:`PDQ_RELIABLE_BITS` reliable bits at or below which it matches
+(31 scaled to 192 bits). The closest distinct real photos measured 58 apart this way (a file's
+own hash, its turns and trims; benchmarks/false_matches.py)."""
+PDQ_RELIABLE_GUESS_THRESHOLD = 19
+"""The same for guessed variants (crops, turns), tighter: a guess can undo part of the difference
+between two shots of one scene (a stereo pair's crop guess came 26 reliable bits close)."""
 
 DIHEDRAL_NAMES = (
     "original",
@@ -60,10 +76,16 @@ _PASSES = 2
 
 @dataclass(frozen=True, slots=True)
 class PDQHash:
-    """A PDQ hash (32 packed bytes, hex order) with its quality (0–100)."""
+    """A PDQ hash (32 packed bytes, hex order) with its quality (0–100).
+
+    ``reliable``, when the hash was computed here (not parsed), is a mask in the same bit order
+    with the :data:`PDQ_RELIABLE_BITS` bits set whose coefficients were farthest from the
+    median: a lookup may compare those alone (docs/robustness.md, *Reliable bits*).
+    """
 
     hash: HashArray
     quality: int
+    reliable: HashArray | None = None
 
     @property
     def hex(self) -> str:
@@ -119,8 +141,10 @@ def pdq_from_luma(
     quality = _quality(buffer64)
     dct = _DCT @ buffer64 @ _DCT.T
     if not dihedral:
-        return [PDQHash(_threshold(dct), quality)]
-    return [PDQHash(_threshold(variant), quality) for variant in _dihedral_dcts(dct)]
+        return [PDQHash(_threshold(dct), quality, _reliable(dct))]
+    return [
+        PDQHash(_threshold(variant), quality, _reliable(variant)) for variant in _dihedral_dcts(dct)
+    ]
 
 
 @functools.cache
@@ -201,6 +225,23 @@ def _threshold(dct: FloatArray) -> HashArray:
     # Bit k = row*16 + col; the hex form prints bit 255 first, so reverse before packing.
     bits = (flat > median)[::-1]
     return np.packbits(bits)
+
+
+def _reliable(dct: FloatArray) -> HashArray:
+    mask: HashArray = reliable_masks(dct.reshape(1, -1))[0]
+    return mask
+
+
+def reliable_masks(dcts: FloatArray) -> HashArray:
+    """Packed masks (``uint8[n, 32]``, hash bit order) of the :data:`PDQ_RELIABLE_BITS` bits
+    farthest from the median, for a stack of ``n`` DCTs (``[n, 16, 16]`` or ``[n, 256]``)."""
+    flat = dcts.reshape(len(dcts), -1)
+    median = np.partition(flat, 127, axis=1)[:, 127:128]
+    margin = np.abs(flat - median)
+    top = np.argpartition(margin, flat.shape[1] - PDQ_RELIABLE_BITS, axis=1)
+    strong = np.zeros(flat.shape, dtype=np.bool_)
+    np.put_along_axis(strong, top[:, -PDQ_RELIABLE_BITS:], True, axis=1)
+    return np.packbits(strong[:, ::-1], axis=1)
 
 
 def _dihedral_dcts(dct: FloatArray) -> list[FloatArray]:

@@ -65,10 +65,14 @@ FloatArray = npt.NDArray[np.float32]
 _SIZE = 64
 _EXACT_DIHEDRAL_BELOW = 512
 
-ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate")
-"""Variant families, as ``--variants`` and :class:`~kavach.match.MatchPolicy` name them."""
+ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate", "reliable")
+"""Variant families, as ``--variants`` and :class:`~kavach.match.MatchPolicy` name them.
+
+``reliable`` is not a hash of its own: it lets every hash looked up also match on its reliable
+bits alone (:data:`~kavach.signals.pdq.PDQ_RELIABLE_BITS`; docs/robustness.md)."""
 DEFAULT_VARIANTS: frozenset[str] = frozenset(ALL_VARIANTS)
-"""Families looked up by default: all four (none adds a false match in the robustness benchmark).
+"""Families looked up by default: all of them (none adds a false match in the robustness
+benchmark).
 
 A bank can accept fewer (``kavach bank create --variants``); a command can ask for fewer
 (``kavach scan --variants``).

@@ -56,6 +56,8 @@ class SubmissionMatch(IdMixin, Base):
     # How a PDQ match was found: the query-side variant and its hash (docs/robustness.md).
     variant: Mapped[str | None] = mapped_column(String(40))
     query_value: Mapped[str | None] = mapped_column(String(300))
+    # Set when only the query's reliable bits matched: their distance (of 192).
+    reliable_distance: Mapped[int | None] = mapped_column(Integer)
     # vpdq: the share of the submitted video's frames that matched, and of the listed one's.
     query_match_percent: Mapped[float | None] = mapped_column(Float)
     compared_match_percent: Mapped[float | None] = mapped_column(Float)

@@ -181,13 +181,18 @@ class IndexHolder:
     def match(
         self, items: Sequence[Sequence[Query]], banks: Sequence[str], *, threshold: int = 31
     ) -> list[list[Match]]:
-        """Matches of each item within ``banks``, PDQ distance at most ``threshold`` (≤ 31)."""
+        """Matches of each item within ``banks``, PDQ distance at most ``threshold`` (≤ 31), or
+        found by a hashed file's reliable bits (the policy's ``reliable_threshold``)."""
         matcher = self._matcher
         if matcher is None or not banks or not items:
             return [[] for _ in items]
         wanted = set(banks)
         found = matcher.match(items)
         return [
-            [m for m in matches if m.bank in wanted and m.distance <= threshold]
+            [
+                m
+                for m in matches
+                if m.bank in wanted and (m.distance <= threshold or m.reliable_distance is not None)
+            ]
             for matches in found
         ]

@@ -79,6 +79,11 @@ class MatchOut(BaseModel):
         default=None, description="PDQ: the query-side variant that matched (`original`, …)."
     )
     query_value: str | None = Field(default=None, description="PDQ: that query hash.")
+    reliable_distance: int | None = Field(
+        default=None,
+        description="PDQ: set when only the query hash's 192 reliable bits matched: their "
+        "distance to the listed hash (`distance` is then above the threshold).",
+    )
     query_match_percent: float | None = Field(
         default=None, description="vpdq: percent of the submitted video's frames that matched."
     )
@@ -245,6 +250,7 @@ def _match_row(submission_id: int, m: Match) -> SubmissionMatch:
         labels=[label.model_dump() for label in m.labels],
         variant=m.variant,
         query_value=m.query_value,
+        reliable_distance=m.reliable_distance,
         query_match_percent=m.query_match_percent,
         compared_match_percent=m.compared_match_percent,
     )
@@ -339,6 +345,7 @@ def _out(submission: Submission) -> SubmissionOut:
                 labels=m.labels,
                 variant=m.variant,
                 query_value=m.query_value,
+                reliable_distance=m.reliable_distance,
                 query_match_percent=m.query_match_percent,
                 compared_match_percent=m.compared_match_percent,
             )
