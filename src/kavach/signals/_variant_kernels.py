@@ -1,0 +1,394 @@
+"""Compiled inner loops of the query-side PDQ variants (numba, cached on disk).
+
+PDQ's filter, at the scale the variants work on (a plane of about 150 pixels), touches only 2-7
+neighbouring pixels per sample: as dense matrices the variants' products were ~97% multiplications
+by zero, and NumPy's per-call overhead on 30-odd small arrays cost as much again. These loops
+apply the same filters as bands (first weight and a few weights per sample) and hash a stack of
+buffers in one call. Like :mod:`kavach.index._kernels` they trust their inputs (numba does no
+bounds checking): :mod:`kavach.signals.variants` builds every band and index itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+_SIZE = 64
+_DCT_SIZE = 16
+_BLOCK = 8
+_HIGHEST = 100 * 90  # a quality total from which on the quality is 100
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _banded_rows(dst: Any, d0: int, d1: int, src: Any, s: int, first: int, weights: Any) -> None:
+    """``dst[d0, d1, :] = sum_k weights[k] * src[s, first + k, :]`` (whole rows).
+
+    The common band widths are written out, so the compiler vectorises along the row and
+    keeps the sum in registers; a generic loop over the band measured twice as slow."""
+    k = weights.shape[0]
+    n = dst.shape[2]
+    w0 = weights[0]
+    if k == 1:
+        for x in range(n):
+            dst[d0, d1, x] = w0 * src[s, first, x]
+        return
+    w1 = weights[1]
+    if k == 2:
+        for x in range(n):
+            dst[d0, d1, x] = w0 * src[s, first, x] + w1 * src[s, first + 1, x]
+        return
+    w2 = weights[2]
+    if k == 3:
+        for x in range(n):
+            dst[d0, d1, x] = (
+                w0 * src[s, first, x] + w1 * src[s, first + 1, x] + w2 * src[s, first + 2, x]
+            )
+        return
+    w3 = weights[3]
+    for x in range(n):
+        dst[d0, d1, x] = (
+            w0 * src[s, first, x]
+            + w1 * src[s, first + 1, x]
+            + w2 * src[s, first + 2, x]
+            + w3 * src[s, first + 3, x]
+        )
+    for a in range(4, k):
+        w = weights[a]
+        for x in range(n):
+            dst[d0, d1, x] += w * src[s, first + a, x]
+
+
+@njit(cache=True, nogil=True)
+def separable(
+    plane: Any,
+    row_start: Any,
+    row_weight: Any,
+    col_start: Any,
+    col_weight: Any,
+    pairs: Any,
+    out: Any,
+) -> None:
+    """``out[v] = R[pairs[v, 0]] @ plane @ C[pairs[v, 1]].T`` for banded filter matrices.
+
+    Filter ``k`` of an axis is 64 bands: sample ``i`` weighs pixels ``start[k, i]`` onwards by
+    ``weight[k, i, :]`` (zero-padded to a common width). Both passes add whole rows (a short
+    dot product per sample instead measured 2-3x slower): the column filters run on the
+    transposed plane, once per distinct filter, and their result is transposed back for the
+    row filters of every pair that shares it.
+    """
+    height, width = plane.shape
+    n_cols = col_start.shape[0]
+    if out.shape[0] < pairs.shape[0]:
+        raise ValueError("fewer output buffers than filter pairs")
+    used = np.zeros(n_cols, dtype=np.bool_)
+    for v in range(pairs.shape[0]):
+        used[pairs[v, 1]] = True
+    transposed = np.empty((1, width, height), dtype=np.float32)
+    for y in range(height):
+        for x in range(width):
+            transposed[0, x, y] = plane[y, x]
+    # Eight samples' columns at a time, then transposed back: the block stays in the L1 cache
+    # and each row is written eight values at a time (a whole transpose afterwards measured
+    # 1.5x slower on a 150-pixel plane).
+    block = np.empty((1, _BLOCK, height), dtype=np.float32)
+    across = np.empty((n_cols, height, _SIZE), dtype=np.float32)
+    for c in range(n_cols):
+        if not used[c]:
+            continue
+        for j0 in range(0, _SIZE, _BLOCK):
+            for j in range(_BLOCK):
+                _banded_rows(
+                    block, 0, j, transposed, 0, col_start[c, j0 + j], col_weight[c, j0 + j]
+                )
+            for y in range(height):
+                for j in range(_BLOCK):
+                    across[c, y, j0 + j] = block[0, j, y]
+    for v in range(pairs.shape[0]):
+        r = pairs[v, 0]
+        c = pairs[v, 1]
+        for i in range(_SIZE):
+            _banded_rows(out, v, i, across, c, row_start[r, i], row_weight[r, i])
+
+
+@njit(cache=True, nogil=True)
+def add_fade(out: Any, mean: float, total_r: Any, kept_r: Any, total_c: Any, kept_c: Any) -> None:
+    """Add the uncropped border's share of the picture's mean to each crop buffer:
+    ``mean * (total_r ⊗ total_c - kept_r ⊗ kept_c)`` (per buffer, a rank-2 term)."""
+    m = np.float32(mean)
+    for v in range(out.shape[0]):
+        for i in range(_SIZE):
+            tr = total_r[v, i]
+            kr = kept_r[v, i]
+            for j in range(_SIZE):
+                out[v, i, j] += m * (tr * total_c[v, j] - kr * kept_c[v, j])
+
+
+@njit(cache=True, nogil=True)
+def turned(work: Any, index: Any, fraction: Any, mean: float, out: Any) -> None:
+    """Sample ``work`` blurred by [1 2 1]/4 per axis (edges repeated) at the turned points
+    ``index`` (flat, into the blurred plane with a one-pixel border of repeated edges, so the
+    four bilinear taps never need clipping; -1: outside the picture, which takes ``mean``),
+    with ``fraction[0]``/``fraction[1]`` the point's offset down and across from its tap."""
+    height, width = work.shape
+    padded = width + 2
+    blurred = np.empty((height + 2) * padded, dtype=np.float32)
+    across = np.empty(width, dtype=np.float32)
+    two = np.float32(2.0)
+    scale = np.float32(1.0 / 16.0)
+    for y in range(height):
+        above = work[max(y - 1, 0)]
+        middle = work[y]
+        below = work[min(y + 1, height - 1)]
+        for x in range(width):
+            across[x] = above[x] + two * middle[x] + below[x]
+        base = (y + 1) * padded + 1
+        if width == 1:
+            blurred[base] = (across[0] + two * across[0] + across[0]) * scale
+        else:
+            blurred[base] = (across[0] + two * across[0] + across[1]) * scale
+            for x in range(1, width - 1):
+                blurred[base + x] = (across[x - 1] + two * across[x] + across[x + 1]) * scale
+            last = width - 1
+            blurred[base + last] = (across[last - 1] + two * across[last] + across[last]) * scale
+        blurred[base - 1] = blurred[base]
+        blurred[base + width] = blurred[base + width - 1]
+    for x in range(padded):
+        blurred[x] = blurred[padded + x]
+        blurred[(height + 1) * padded + x] = blurred[height * padded + x]
+    m = np.float32(mean)
+    one = np.float32(1.0)
+    flat = out.reshape(-1)
+    if flat.shape[0] != index.shape[0]:
+        raise ValueError("one sample point per output value")
+    for p in range(flat.shape[0]):
+        i = index[p]
+        if i < 0:
+            flat[p] = m
+            continue
+        fy = fraction[0, p]
+        fx = fraction[1, p]
+        top = (one - fx) * blurred[i] + fx * blurred[i + 1]
+        low = (one - fx) * blurred[i + padded] + fx * blurred[i + padded + 1]
+        flat[p] = (one - fy) * top + fy * low
+
+
+@njit(cache=True, nogil=True)
+def block_means(plane: Any, factor: int) -> Any:
+    """``factor``×``factor`` block means of ``plane`` (``factor`` ≥ 2), a partial last block
+    padded with its edge pixels, summed in the order ``variants._reduce`` always summed them
+    (the block's second row or column first, its first last)."""
+    height, width = plane.shape
+    out_h = -(-height // factor)
+    out_w = -(-width // factor)
+    # Rows padded out to whole blocks with the edge column, so the column pass needs no clip.
+    rows = np.empty((out_h, out_w * factor), dtype=np.float32)
+    for oy in range(out_h):
+        acc = rows[oy]
+        second = plane[min(oy * factor + 1, height - 1)]
+        for x in range(width):
+            acc[x] = second[x]
+        for i in range(2, factor):
+            source = plane[min(oy * factor + i, height - 1)]
+            for x in range(width):
+                acc[x] += source[x]
+        source = plane[min(oy * factor, height - 1)]
+        for x in range(width):
+            acc[x] += source[x]
+        for x in range(width, out_w * factor):
+            acc[x] = acc[width - 1]
+    out = np.empty((out_h, out_w), dtype=np.float32)
+    scale = np.float32(1.0 / (factor * factor))
+    for oy in range(out_h):
+        acc = rows[oy]
+        total = out[oy]
+        for ox in range(out_w):
+            total[ox] = acc[ox * factor + 1]
+        for j in range(2, factor):
+            for ox in range(out_w):
+                total[ox] += acc[ox * factor + j]
+        for ox in range(out_w):
+            total[ox] = (total[ox] + acc[ox * factor]) * scale
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _median(values: Any) -> Any:
+    """The 128th smallest of 256 values (``values`` is reordered): PDQ's median."""
+    low = 0
+    high = values.shape[0] - 1
+    k = 127
+    while low < high:
+        pivot = values[(low + high) >> 1]
+        i = low
+        j = high
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            high = j
+        elif k >= i:
+            low = i
+        else:
+            break
+    return values[k]
+
+
+@njit(cache=True, nogil=True)
+def _quality(buffer: Any) -> Any:
+    """``pdq._quality`` of one 64×64 buffer: each step truncated to a whole number (truncating
+    ``|x|`` is the integer conversion itself; the reference's float32 sum of whole numbers far
+    below 2**24 is exact), stopping once the total makes the quality 100."""
+    hundred = np.float32(100.0)
+    grey = np.float32(255.0)
+    total: Any = 0
+    for i in range(_SIZE):
+        steps = np.int32(0)
+        for j in range(_SIZE - 1):
+            steps += np.int32(abs((buffer[i, j] - buffer[i, j + 1]) * hundred / grey))
+        if i < _SIZE - 1:
+            for j in range(_SIZE):
+                steps += np.int32(abs((buffer[i, j] - buffer[i + 1, j]) * hundred / grey))
+        total += steps
+        if total >= _HIGHEST:
+            return 100
+    return total // 90
+
+
+@njit(cache=True, nogil=True)
+def hash_stack(
+    dcts: Any, buffers: Any, source: Any, transposed: Any, packed: Any, quality: Any
+) -> None:
+    """PDQ hashes of a stack: hash ``n`` has the bits (``packed[n]``, hex order) of DCT
+    ``source[n]``, of its transpose where ``transposed[n]``, and the quality of buffer
+    ``source[n]`` (-1 past the buffers given), as ``pdq._threshold`` and ``pdq._quality``.
+
+    A transposed picture's DCT is the transposed DCT and its quality the same, so the turned
+    copies that are transposes of others cost no DCT or quality of their own.
+    """
+    if packed.shape[0] < source.shape[0] or quality.shape[0] < source.shape[0]:
+        raise ValueError("fewer outputs than hashes")
+    qualities = np.empty(buffers.shape[0], dtype=np.int64)
+    for b in range(buffers.shape[0]):
+        qualities[b] = _quality(buffers[b])
+    flat = np.empty(_DCT_SIZE * _DCT_SIZE, dtype=np.float32)
+    scratch = np.empty(_DCT_SIZE * _DCT_SIZE, dtype=np.float32)
+    for n in range(source.shape[0]):
+        s = source[n]
+        for a in range(_DCT_SIZE):
+            for b in range(_DCT_SIZE):
+                flat[a * _DCT_SIZE + b] = dcts[s, b, a] if transposed[n] else dcts[s, a, b]
+        scratch[:] = flat
+        median = _median(scratch)
+        # Bit k = row*16 + col; the hex form prints bit 255 first (pdq._threshold).
+        for m in range(32):
+            byte = 0
+            for q in range(8):
+                if flat[255 - 8 * m - q] > median:
+                    byte |= 1 << (7 - q)
+            packed[n, m] = byte
+        quality[n] = qualities[s] if s < buffers.shape[0] else -1
+
+
+@njit(cache=True, nogil=True)
+def _line_pixel(grey: Any, box: Any, side: int, line: int, k: int) -> Any:
+    """Pixel ``k`` of line ``line`` counted inwards from ``side`` (0 top, 1 bottom, 2 left,
+    3 right) of ``grey[top:bottom, left:right]``."""
+    top, bottom, left, right = box[0], box[1], box[2], box[3]
+    if side == 0:
+        return grey[top + line, left + k]
+    if side == 1:
+        return grey[bottom - 1 - line, left + k]
+    if side == 2:
+        return grey[top + k, left + line]
+    return grey[top + k, right - 1 - line]
+
+
+@njit(cache=True, nogil=True)
+def _bar(
+    grey: Any, box: Any, side: int, tolerance: float, flat_within: float, line_share: float,
+    band_share: float, max_bar: float, scratch: Any,
+) -> tuple[int, float]:  # fmt: skip
+    """Lines of a bar on ``side`` of the box (0 when its first line is not flat) and its
+    colour: ``variants._bar`` of the region turned so that ``side`` is at the top."""
+    lines = box[1] - box[0] if side < 2 else box[3] - box[2]
+    length = box[3] - box[2] if side < 2 else box[1] - box[0]
+    limit = int(lines * max_bar)
+    if limit < 1 or length < 2:
+        return 0, 0.0
+    first = scratch[:length]
+    for k in range(length):
+        first[k] = _line_pixel(grey, box, side, 0, k)
+    first.sort()
+    half = length // 2
+    # NumPy's median of float32: the middle value, or the mean of the middle two in float32.
+    colour = first[half] if length % 2 else (first[half - 1] + first[half]) / np.float32(2.0)
+    tol = np.float32(tolerance)
+    flat_tol = np.float32(flat_within)
+    cumulative = 0.0
+    rows = 0
+    for line in range(limit):
+        near = 0
+        flat = 0
+        for k in range(length):
+            distance = abs(_line_pixel(grey, box, side, line, k) - colour)
+            if distance <= tol:
+                near += 1
+            if distance <= flat_tol:
+                flat += 1
+        is_flat = flat / length >= line_share
+        if line == 0 and not is_flat:
+            return 0, float(colour)
+        cumulative += near / length
+        if is_flat and cumulative / (line + 1) >= band_share:
+            rows = line + 1
+    return rows, float(colour)
+
+
+@njit(cache=True, nogil=True)
+def content_boxes(
+    grey: Any, rounds: int, tolerance: float, flat_within: float, line_share: float,
+    band_share: float, max_bar: float, min_content: float, min_pixels: int,
+) -> Any:  # fmt: skip
+    """The nested boxes of ``variants.content_box`` (``[n, 4]``: top, bottom, left, right)."""
+    height, width = grey.shape
+    boxes = np.zeros((rounds, 4), dtype=np.int64)
+    box = np.array([0, height, 0, width], dtype=np.int64)
+    scratch = np.empty(max(height, width), dtype=np.float32)
+    lines = np.zeros(4, dtype=np.int64)
+    colours = np.zeros(4, dtype=np.float64)
+    count = 0
+    for _ in range(rounds):
+        thickest = 0
+        for side in range(4):
+            lines[side], colours[side] = _bar(
+                grey, box, side, tolerance, flat_within, line_share, band_share, max_bar, scratch
+            )
+            if lines[side] > lines[thickest]:
+                thickest = side
+        if lines[thickest] == 0:
+            break
+        colour = colours[thickest]
+        cut = np.zeros(4, dtype=np.int64)
+        for side in range(4):
+            if lines[side] and abs(colours[side] - colour) <= tolerance:
+                cut[side] = lines[side]
+        new_top = box[0] + cut[0]
+        new_bottom = box[1] - cut[1]
+        new_left = box[2] + cut[2]
+        new_right = box[3] - cut[3]
+        if new_bottom - new_top < max(min_pixels, min_content * height) or (
+            new_right - new_left < max(min_pixels, min_content * width)
+        ):
+            break  # nothing left that looks like a picture: keep the last good box
+        box[0], box[1], box[2], box[3] = new_top, new_bottom, new_left, new_right
+        boxes[count] = box
+        count += 1
+    return boxes[:count]
