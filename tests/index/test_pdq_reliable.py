@@ -50,8 +50,17 @@ def assert_exact(index: PDQIndex, hashes, ids, queries, masks, radius: int, **kw
     assert found == expected
 
 
+@pytest.fixture(params=[0, 1, 2], ids=["cheapest", "one-hit", "two-hit"])
+def plans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Which plans the index may choose; two-hit ones also with rows sharing bitmap bits."""
+    monkeypatch.setattr(pdq, "_RELIABLE_MODE", request.param)
+    if request.param == 2:
+        monkeypatch.setattr(pdq, "_SEEN_BITS", 5)
+    return int(request.param)
+
+
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     kind=st.sampled_from(KINDS),
@@ -61,7 +70,7 @@ def assert_exact(index: PDQIndex, hashes, ids, queries, masks, radius: int, **kw
     radius=RADII,
     batch=st.integers(1, 400),
 )
-def test_matches_brute_force(make_index, kind, mask_kind, n, seed, radius, batch) -> None:
+def test_matches_brute_force(make_index, plans, kind, mask_kind, n, seed, radius, batch) -> None:
     hashes = hash_set(kind, n, seed)
     ids = np.random.default_rng(seed).permutation(2**20)[:n].astype(np.uint64) * 7919
     index = make_index()
@@ -92,7 +101,7 @@ def live(index: PDQIndex, hashes: np.ndarray, ids: np.ndarray) -> tuple[np.ndarr
 
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("radius", [0, 23, 31])
-def test_indexed_and_tail_segments(large, mask_kind: str, radius: int) -> None:
+def test_indexed_and_tail_segments(large, plans, mask_kind: str, radius: int) -> None:
     index, hashes, ids = large
     assert [bool(s.tables) for s in index._segments] == [True, False]
     queries, masks = reliable_queries(hashes, 40, radius, mask_kind, radius)
@@ -100,7 +109,7 @@ def test_indexed_and_tail_segments(large, mask_kind: str, radius: int) -> None:
     assert_exact(index, lh, lids, queries, masks, radius)
 
 
-def test_planted_copies_are_found_and_removed_rows_are_not(large) -> None:
+def test_planted_copies_are_found_and_removed_rows_are_not(large, plans) -> None:
     index, hashes, ids = large
     rng = np.random.default_rng(7)
     rows = np.array([1, 9, 100, 20_001, 29_500])  # 9: removed
@@ -120,7 +129,7 @@ def test_planted_copies_are_found_and_removed_rows_are_not(large) -> None:
     assert got.distances[hit].tolist() == [23 + 64]
 
 
-def test_threads_return_what_one_thread_does(large) -> None:
+def test_threads_return_what_one_thread_does(large, plans) -> None:
     index, hashes, _ = large
     queries, masks = reliable_queries(hashes, 300, 5, "random", 23)
     one = index.search_reliable(queries, masks, 23)
@@ -131,7 +140,7 @@ def test_threads_return_what_one_thread_does(large) -> None:
             np.testing.assert_array_equal(a, b)
 
 
-def test_saved_and_loaded(tmp_path: Path, large) -> None:
+def test_saved_and_loaded(tmp_path: Path, large, plans) -> None:
     index, hashes, _ = large
     index.save(tmp_path / "bank.kvx")
     loaded = PDQIndex.load(tmp_path / "bank.kvx")
@@ -163,28 +172,26 @@ def test_full_mask_is_plain_search(large) -> None:
     np.testing.assert_array_equal(got.reliable_distances, plain.distances)
 
 
-def plan_cost(units: np.ndarray, reliable: np.ndarray, radii: np.ndarray) -> float:
-    return sum(
-        float(u) * sum(math.comb(int(r), d) for d in range(s + 1))
-        for u, r, s in zip(units, reliable, radii.tolist(), strict=True)
-        if s >= 0
-    )
+def ball(r: int, s: int) -> int:
+    return sum(math.comb(r, d) for d in range(s + 1))
 
 
-def cheapest(units: np.ndarray, reliable: np.ndarray, radius: int) -> float:
-    """The least cost of any valid plan, by dynamic programming over chunks."""
-    need = radius + 1
+def cheapest(units: np.ndarray, reliable: np.ndarray, need: int, cap: int) -> float:
+    """The least cost of radii ≤ ``cap`` adding up (+1 each) to ``need``, by dynamic
+    programming over chunks."""
     best = np.full(need + 1, np.inf)
     best[0] = 0.0
     for u, r in zip(units.tolist(), reliable.tolist(), strict=True):
         nxt = best.copy()
-        for s in range(r):  # radius s gives weight s + 1
-            cost = u * sum(math.comb(r, d) for d in range(s + 1))
+        for s in range(min(r, cap + 1)):  # radius s adds s + 1
             for w in range(need + 1):
                 to = min(need, w + s + 1)
-                nxt[to] = min(nxt[to], best[w] + cost)
+                nxt[to] = min(nxt[to], best[w] + u * ball(r, s))
         best = nxt
     return float(best[need])
+
+
+COSTS = np.array([20.0, 20.0, 3.0, 1000.0, np.inf])  # run, row, mark, clear, scan
 
 
 @settings(max_examples=40, deadline=None)
@@ -192,45 +199,68 @@ def cheapest(units: np.ndarray, reliable: np.ndarray, radius: int) -> float:
     seed=st.integers(0, 2**32 - 1),
     kb=st.integers(12, 21),
     radius=st.sampled_from([0, 5, 15, 23, 31]),
-    mask_kind=st.sampled_from(["random", "clustered"]),
+    mask_kind=st.sampled_from(["random", "clustered", "full"]),
+    mode=st.sampled_from([0, 1, 2]),
 )
-def test_plan_is_valid_and_cheapest(seed: int, kb: int, radius: int, mask_kind: str) -> None:
+def test_plan_is_valid_and_cheapest(
+    seed: int, kb: int, radius: int, mask_kind: str, mode: int
+) -> None:
     rng = np.random.default_rng(seed)
     q = rng.integers(0, 256, size=(1, 32), dtype=np.uint8)
     m = make_mask(rng, mask_kind)[None, :]
-    n = 2 << kb
-    plan = np.empty((1, 12), np.int64)
-    probes = np.empty(1, np.int64)
-    plan_reliable(q, m, pdq._STARTS, kb, n, radius, 20.0, 20.0, np.inf, plan, probes)
+    n = 2 << kb  # two rows per bucket
+    plan, probes, hits = np.empty((1, 12), np.int64), np.empty(1, np.int64), np.empty(1, np.int64)
+    plan_reliable(q, m, pdq._STARTS, kb, n, radius, COSTS, mode, plan, probes, hits)
     bits = np.unpackbits(m[0]).astype(bool)
     key = [bits[s : s + kb] for s in CHUNK_BOUNDS[:-1]]
     reliable = np.array([k.sum() for k in key])
     low = np.array([len(k) - len(np.trim_zeros(k.astype(int), "b")) for k in key])
     wild = kb - low - reliable
-    units = 2.0**wild * (20.0 + 2.0**low * 2.0 * 20.0)
+    rows = 2.0**low * 2.0
     radii = plan[0]
-    assert (radii < np.maximum(reliable, 0)).all()  # never a whole chunk
-    assert int((radii[radii >= 0] + 1).sum()) > radius  # the pigeonhole guarantee
+    probed = radii >= 0
+    assert (radii < reliable).all()  # never a whole chunk
     assert probes[0] == sum(
-        2 ** int(w) * sum(math.comb(int(r), d) for d in range(s + 1))
-        for w, r, s in zip(wild, reliable, radii.tolist(), strict=True)
-        if s >= 0
+        2 ** int(w) * ball(int(r), int(s))
+        for w, r, s in zip(wild[probed], reliable[probed], radii[probed], strict=True)
     )
-    assert plan_cost(units, reliable, radii) == pytest.approx(cheapest(units, reliable, radius))
+    weight = int((radii[probed] + 1).sum())
+    cost = {}
+    one = 2.0**wild * (20.0 + rows * 20.0)
+    cost[1] = cheapest(one, reliable, radius + 1, kb)
+    two = 2.0**wild * (20.0 + rows * 3.0)
+    cost[2] = 1000.0 + min(cheapest(two, reliable, radius + 2 + c, c) for c in range(4))
+    chosen = cost[1] if hits[0] == 1 else cost[2]
+    spent = sum(
+        u * ball(int(r), int(s))
+        for u, r, s in zip(
+            (one if hits[0] == 1 else two)[probed], reliable[probed], radii[probed], strict=True
+        )
+    ) + (1000.0 if hits[0] == 2 else 0.0)
+    if hits[0] == 1:  # some probed chunk is within its radius
+        assert mode != 2
+        assert weight > radius
+    else:  # two probed chunks are within theirs
+        assert hits[0] == 2
+        assert mode != 1
+        assert weight - int(radii.max()) - 1 > radius
+    assert spent == pytest.approx(chosen)
+    allowed = [cost[k] for k in (1, 2) if mode in (0, k)]
+    assert chosen == pytest.approx(min(allowed))
 
 
 def test_scan_where_probing_costs_more() -> None:
     rng = np.random.default_rng(1)
     q = rng.integers(0, 256, size=(3, 32), dtype=np.uint8)
     m = np.stack([make_mask(rng, "random"), make_mask(rng, "empty"), make_mask(rng, "full")])
-    plan = np.empty((3, 12), np.int64)
-    probes = np.empty(3, np.int64)
+    plan, probes, hits = np.empty((3, 12), np.int64), np.empty(3, np.int64), np.empty(3, np.int64)
     n = 1 << 20
-    plan_reliable(q, m, pdq._STARTS, 19, n, 23, 20.0, 20.0, 4.0 * n, plan, probes)
+    costs = np.array([20.0, 20.0, 3.0, 4000.0, 4.0 * n])
+    plan_reliable(q, m, pdq._STARTS, 19, n, 23, costs, 0, plan, probes, hits)
     assert probes[0] > 0
     assert probes[1] == -1  # an empty mask has no plan: every row matches
     assert 0 < probes[2] < probes[0]
-    plan_reliable(q, m, pdq._STARTS, 19, n, 120, 20.0, 20.0, 4.0 * n, plan, probes)
+    plan_reliable(q, m, pdq._STARTS, 19, n, 120, costs, 0, plan, probes, hits)
     assert (probes == -1).all()
 
 

@@ -327,6 +327,46 @@ def _chunk_shape(q8: Any, m8: Any, qi: int, start: int, kb: int) -> tuple[Any, A
     return qkey, rel, wild >> low, low, r
 
 
+# Two-hit plans cap every chunk's radius at one of 0 .. _TWO_HIT_CAPS - 1 (see plan_reliable).
+_TWO_HIT_CAPS = 4
+
+
+@njit(cache=True, nogil=True)
+def _greedy(
+    unit: Any, reliable: Any, cap: int, need: int, budget: float, binom: Any, radii: Any
+) -> float:
+    """Radii (≤ ``cap``, < the chunk's reliable bits) whose radii + 1 add up to ``need``, at
+    least cost; the cost, or inf if there is none within ``budget``.
+
+    Chunk ``c`` at radius ``s`` costs ``unit[c] · Σ_{d≤s} C(r_c, d)``. The marginal cost of a
+    chunk's next unit of radius grows with the radius (for ``s < r/2``, all that is ever used),
+    so taking the cheapest unit at each step is optimal.
+    """
+    m = unit.shape[0]
+    for c in range(m):
+        radii[c] = -1
+    total = 0.0
+    weight = 0
+    while weight < need:
+        best = -1
+        best_cost = np.inf
+        for c in range(m):
+            s = radii[c] + 1  # the radius this step would give chunk c
+            if s < reliable[c] and s <= cap:
+                cost = unit[c] * binom[reliable[c], s]
+                if cost < best_cost:
+                    best_cost = cost
+                    best = c
+        if best < 0:
+            return np.inf
+        radii[best] += 1
+        total += best_cost
+        weight += 1
+        if total > budget:
+            return np.inf
+    return total
+
+
 @njit(cache=True, nogil=True)
 def plan_reliable(
     q8: Any,
@@ -335,28 +375,41 @@ def plan_reliable(
     kb: int,
     n_rows: int,
     radius: int,
-    probe_cost: float,
-    row_cost: float,
-    scan_cost: float,
+    costs: Any,
+    mode: int,
     plan: Any,
     probes: Any,
+    hits: Any,
 ) -> None:
     """Choose, per query, each chunk's probing radius on its reliable key bits (``plan[q, c]``,
-    -1: not probed) so that the radii + 1 add up to more than ``radius``, at least cost.
+    -1: not probed), at least cost.
 
     Chunk ``c`` at radius ``s`` reads ``2**u · Σ_{d≤s} C(r, d)`` bucket runs (``u`` wildcards,
-    ``r`` reliable key bits), each of ``2**low`` buckets. The marginal cost of raising a chunk's
-    radius grows with it (for ``s < r/2``), so adding the cheapest unit of radius at each step
-    is optimal. A radius of ``r`` (the whole chunk) is never chosen: that reads every row of the
-    segment and more. ``probes[q]`` is the number of runs, or -1 where a scan is cheaper (or no
-    plan exists, e.g. an empty mask).
+    ``r`` reliable key bits), each of ``2**low`` buckets. A radius of ``r`` (the whole chunk) is
+    never chosen: that reads every row of the segment and more.
+
+    One-hit plans (``hits[q] = 1``) have radii + 1 adding up to more than ``radius``: a match
+    is within its radius in some probed chunk, and every candidate is verified. Two-hit plans
+    (``hits[q] = 2``) add up to more than ``radius`` even without their largest term: a match
+    is then found in two probed chunks, so only rows met twice are verified, and the others cost
+    a bit in a small bitmap instead of a random row load. ``costs`` (ns): a bucket run, a
+    verified candidate, a candidate marked in the bitmap, clearing it, scanning the segment.
+    ``mode`` 1 or 2 allows only that kind of plan (tests), 0 both. ``probes[q]`` is the number
+    of runs, or -1 where a scan is cheaper (or no plan exists, e.g. for an empty mask).
     """
+    probe_cost = costs[0]
+    row_cost = costs[1]
+    mark_cost = costs[2]
+    clear_cost = costs[3]
+    scan_cost = costs[4]
     m = starts.shape[0]
     binom = _binomials(kb)
     rows_per_bucket = n_rows / float(1 << kb)
-    unit = np.empty(m, dtype=np.float64)
+    unit1 = np.empty(m, dtype=np.float64)
+    unit2 = np.empty(m, dtype=np.float64)
     reliable = np.empty(m, dtype=np.int64)
     wild_bits = np.empty(m, dtype=np.int64)
+    trial = np.empty(m, dtype=np.int64)
     for qi in range(q8.shape[0]):
         for c in range(m):
             _, _, wild, low, r = _chunk_shape(q8, m8, qi, starts[c], kb)
@@ -366,26 +419,26 @@ def plan_reliable(
                 u += 1
             reliable[c] = r
             wild_bits[c] = u
-            unit[c] = float(1 << u) * (probe_cost + float(1 << low) * rows_per_bucket * row_cost)
-            plan[qi, c] = -1
-        total = 0.0
-        weight = 0
-        while weight <= radius and total <= scan_cost:
-            best = -1
-            best_cost = np.inf
-            for c in range(m):
-                s = plan[qi, c] + 1  # the radius this step would give chunk c
-                if s < reliable[c]:
-                    cost = unit[c] * binom[reliable[c], s]
-                    if cost < best_cost:
-                        best_cost = cost
-                        best = c
-            if best < 0:
-                break  # no plan: every chunk is at its limit
-            plan[qi, best] += 1
-            total += best_cost
-            weight += 1
-        if weight <= radius or total > scan_cost:
+            rows = float(1 << low) * rows_per_bucket
+            unit1[c] = float(1 << u) * (probe_cost + rows * row_cost)
+            unit2[c] = float(1 << u) * (probe_cost + rows * mark_cost)
+        best = scan_cost
+        hits[qi] = 0
+        if mode != 2:
+            cost = _greedy(unit1, reliable, kb, radius + 1, best, binom, trial)
+            if cost < np.inf and cost <= best:
+                best = cost
+                hits[qi] = 1
+                plan[qi, :] = trial
+        if mode != 1:
+            for cap in range(_TWO_HIT_CAPS):
+                budget = best - clear_cost
+                cost = _greedy(unit2, reliable, cap, radius + 2 + cap, budget, binom, trial)
+                if cost < np.inf and cost + clear_cost <= best:
+                    best = cost + clear_cost
+                    hits[qi] = 2
+                    plan[qi, :] = trial
+        if hits[qi] == 0:
             probes[qi] = -1
             continue
         count = 0
@@ -470,6 +523,12 @@ def scan_reliable(
 
 
 @njit(cache=True, nogil=True)
+def _clear(seen: Any, used: bool) -> None:
+    if used:
+        seen[:] = 0
+
+
+@njit(cache=True, nogil=True)
 def mih_reliable(
     h64: Any,
     alive: Any,
@@ -484,6 +543,9 @@ def mih_reliable(
     q64: Any,
     m64: Any,
     radius: int,
+    hits: Any,
+    seen: Any,
+    shift: int,
     runs: Any,
     out: Any,
     q_start: int,
@@ -492,8 +554,10 @@ def mih_reliable(
 
     Writes (query row, position, distance, reliable distance) rows; ``runs`` holds at least
     ``probes.max()`` entries (a query's bucket runs, listed first so they can be prefetched).
-    Queries whose plan is a scan (``probes[q] < 0``) are scanned. Same return contract as
-    :func:`mih_search`.
+    Queries whose plan is a scan (``probes[q] < 0``) are scanned. For two-hit plans ``seen``
+    (zeros, one bit per ``2**shift`` rows) marks the rows met so far; a row is verified when its
+    bit is already set (by itself or a neighbour: extra candidates, never a miss). Same return
+    contract as :func:`mih_search`.
     """
     size = 1 << kb
     m = starts.shape[0]
@@ -545,10 +609,16 @@ def mih_reliable(
                     idx[i] += 1
                     for j in range(i + 1, d):
                         idx[j] = idx[j - 1] + 1
+        for t in range(min(k, 2 * _AHEAD)):
+            _prefetch(offsets, runs[t] >> 5)
+        two = hits[qi] == 2
         n = 0
         for t in range(k):
+            # Two stages: a slot 2·_AHEAD runs ahead, then the positions it points at.
+            if t + 2 * _AHEAD < k:
+                _prefetch(offsets, runs[t + 2 * _AHEAD] >> 5)
             if t + _AHEAD < k:
-                _prefetch(offsets, runs[t + _AHEAD] >> 5)
+                _prefetch(positions, offsets[runs[t + _AHEAD] >> 5])
             b = runs[t] >> 5
             for i in range(offsets[b], offsets[b + (1 << (runs[t] & 31))]):
                 if n == _BLOCK:
@@ -556,10 +626,20 @@ def mih_reliable(
                         h64, alive, q64, m64, qi, cand, n, dist, radius, out, count
                     )
                     if count < 0:
+                        _clear(seen, two)
                         return first, qi
                     n = 0
-                cand[n] = positions[i]
-                n += 1
+                p = positions[i]
+                cand[n] = p
+                if two:  # keep p only if its bit was already set, without branching on it
+                    cell = np.int64(p) >> shift
+                    word = seen[cell >> 6]
+                    bit = np.uint64(1) << np.uint64(cell & 63)
+                    n += int((word & bit) != 0)
+                    seen[cell >> 6] = word | bit
+                else:
+                    n += 1
+        _clear(seen, two)
         count = _emit_reliable(h64, alive, q64, m64, qi, cand, n, dist, radius, out, count)
         if count < 0:
             return first, qi

@@ -45,10 +45,17 @@ CHUNK_STARTS = tuple(int(x) for x in np.cumsum((0, *CHUNK_WIDTHS[:-1])))
 MAX_KEY_BITS = 21
 _STARTS = np.array(CHUNK_STARTS, dtype=np.int64)
 # Cost model of a reliable-bits search, per query (ns, as in _prefer_scan): reading one bucket
-# run, verifying one candidate row, scanning one row.
+# run, verifying one candidate row, marking one in a two-hit plan's bitmap, clearing one bitmap
+# word, scanning one row.
 _PROBE_NS = 20.0
 _ROW_NS = 20.0
+_MARK_NS = 3.0
+_CLEAR_NS = 0.25
 _SCAN_NS = 4.0
+# 0: each query gets the cheapest plan; 1 or 2: only one-hit or two-hit plans (tests).
+_RELIABLE_MODE = 0
+# A two-hit plan's bitmap has at most 2**20 bits (128 KiB, cache-resident): rows share bits.
+_SEEN_BITS = 20
 
 
 def key_bits(n: int) -> int:
@@ -185,23 +192,19 @@ class PDQIndex(SegmentedIndex):
         n = len(seg.ids)
         if seg.tables:
             kb = seg.meta["kb"]
+            shift = max(0, (n - 1).bit_length() - _SEEN_BITS)
+            cells = (n + (1 << shift) - 1) >> shift
+            words = (cells + 63) // 64
             plan = np.empty((len(queries), len(CHUNK_WIDTHS)), dtype=np.int64)
             probes = np.empty(len(queries), dtype=np.int64)
+            hits = np.empty(len(queries), dtype=np.int64)
+            costs = np.array([_PROBE_NS, _ROW_NS, _MARK_NS, _CLEAR_NS * words, _SCAN_NS * n])
             _kernels.plan_reliable(
-                queries,
-                masks,
-                _STARTS,
-                kb,
-                n,
-                radius,
-                _PROBE_NS,
-                _ROW_NS,
-                _SCAN_NS * n,
-                plan,
-                probes,
+                queries, masks, _STARTS, kb, n, radius, costs, _RELIABLE_MODE, plan, probes, hits
             )
             if (probes >= 0).any():
                 runs = np.empty(int(probes.max()), dtype=np.int64)
+                seen = np.zeros(words if (hits == 2).any() else 0, dtype=np.uint64)
                 args = (
                     h64,
                     alive,
@@ -216,6 +219,9 @@ class PDQIndex(SegmentedIndex):
                     q64,
                     m64,
                     radius,
+                    hits,
+                    seen,
+                    shift,
                     runs,
                 )
                 return run_kernel(_kernels.mih_reliable, args, len(queries), columns=4)
