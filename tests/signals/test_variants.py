@@ -269,3 +269,138 @@ def test_dihedral_variants_are_the_hashes_of_the_turned_picture(size: tuple[int,
     for name, picture in turned.items():
         expected = pdq_from_luma(np.ascontiguousarray(picture))[0]
         assert hamming(found[f"dihedral:{name}"].hash, expected.hash) <= 2, name
+
+
+# The compiled kernels against the dense NumPy arithmetic they replace.
+
+
+def _dense(matrices: tuple[np.ndarray, ...]) -> np.ndarray:
+    return np.stack(matrices).astype(np.float32)
+
+
+@pytest.mark.parametrize(("height", "width", "factor"), [(90, 120, 4), (150, 200, 4), (37, 53, 3)])
+def test_banded_filters_match_the_dense_products(height: int, width: int, factor: int) -> None:
+    from kavach.signals import _variant_kernels as kernels
+    from kavach.signals.variants import _bands, _padded_axis
+
+    rng = np.random.default_rng(height)
+    plane = (rng.random((height, width)) * 255).astype(np.float32)
+    rows = [_padded_axis(height * factor, height, t, b)[0] for t, b in ((0, 0), (0.05, 0.02))]
+    cols = [_padded_axis(width * factor, width, lf, rt)[0] for lf, rt in ((0.1, 0), (0, 0))]
+    pairs = np.asarray([(0, 0), (1, 0), (1, 1), (0, 1)], dtype=np.intp)
+    out = np.empty((len(pairs), 64, 64), dtype=np.float32)
+    kernels.separable(plane, *_bands(rows), *_bands(cols), pairs, out)
+    for buffer, (r, c) in zip(out, pairs, strict=True):
+        expected = rows[r].astype(np.float64) @ plane @ cols[c].astype(np.float64).T
+        np.testing.assert_allclose(buffer, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_hash_stack_matches_pdq_one_at_a_time() -> None:
+    from kavach.signals import _variant_kernels as kernels
+    from kavach.signals.pdq import _DCT, _quality, _threshold, reliable_masks
+
+    rng = np.random.default_rng(7)
+    # Smooth and rough buffers: qualities from low to 100.
+    buffers = np.cumsum(rng.normal(0, 1, (6, 64, 64)), axis=2).astype(np.float32)
+    buffers *= np.float32(1.0) + np.arange(6, dtype=np.float32)[:, None, None]
+    dcts = (_DCT @ buffers @ _DCT.T).astype(np.float32)
+    source = np.asarray([0, 1, 2, 3, 4, 5, 2, 4], dtype=np.intp)
+    transposed = np.asarray([False] * 6 + [True, True])
+    packed = np.empty((8, 32), dtype=np.uint8)
+    quality = np.empty(8, dtype=np.int64)
+    masks = np.empty((8, 32), dtype=np.uint8)
+    kernels.hash_stack(dcts, buffers, source, transposed, packed, quality, masks, 192)
+    assert len(set(quality[:6].tolist())) > 1
+    for n, (s, flip) in enumerate(zip(source, transposed, strict=True)):
+        dct = dcts[s].T if flip else dcts[s]
+        assert bytes(packed[n]) == bytes(_threshold(np.ascontiguousarray(dct)))
+        assert quality[n] == _quality(buffers[s])
+        assert bytes(masks[n]) == bytes(reliable_masks(dct[None])[0])
+        assert int(np.bitwise_count(masks[n]).sum()) == 192
+
+
+@pytest.mark.parametrize(("shape", "factor"), [((180, 240), 2), ((301, 403), 3), ((64, 70), 5)])
+def test_block_means_as_numpy_computed_them(shape: tuple[int, int], factor: int) -> None:
+    from kavach.signals import _variant_kernels as kernels
+
+    plane = (np.random.default_rng(1).random(shape) * 255).astype(np.float32)
+    out_h, out_w = -(-shape[0] // factor), -(-shape[1] // factor)
+    padded = np.pad(plane, ((0, out_h * factor - shape[0]), (0, out_w * factor - shape[1])), "edge")
+    rows = sum(padded[i::factor] for i in range(1, factor)) + padded[0::factor]
+    blocks = sum(rows[:, j::factor] for j in range(1, factor)) + rows[:, 0::factor]
+    expected = blocks * np.float32(1.0 / (factor * factor))
+    np.testing.assert_array_equal(kernels.block_means(plane, factor), expected)
+
+
+def _reference_bar(region: np.ndarray) -> tuple[int, float]:
+    # The NumPy version content_box was written as (before it was compiled).
+    limit = int(region.shape[0] * 0.45)
+    if limit < 1 or region.shape[1] < 2:
+        return 0, 0.0
+    band = region[:limit]
+    colour = float(np.median(band[0]))
+    distance = np.abs(band - colour)
+    near = (distance <= 12.0).mean(axis=1)
+    flat = (distance <= 4.0).mean(axis=1) >= 0.9
+    if not flat[0]:
+        return 0, colour
+    share = np.cumsum(near) / np.arange(1, limit + 1)
+    return int(np.nonzero(flat & (share >= 0.7))[0][-1]) + 1, colour
+
+
+def _reference_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
+    boxes: list[tuple[int, int, int, int]] = []
+    top, bottom, left, right = 0, grey.shape[0], 0, grey.shape[1]
+    for _ in range(8):
+        region = grey[top:bottom, left:right]
+        bars = [
+            _reference_bar(region),
+            _reference_bar(region[::-1]),
+            _reference_bar(region.T),
+            _reference_bar(region.T[::-1]),
+        ]
+        thickest = max(range(4), key=lambda k: bars[k][0])
+        if bars[thickest][0] == 0:
+            break
+        colour = bars[thickest][1]
+        cut = [n if n and abs(c - colour) <= 12.0 else 0 for n, c in bars]
+        new = (top + cut[0], bottom - cut[1], left + cut[2], right - cut[3])
+        if new[1] - new[0] < max(16, 0.2 * grey.shape[0]) or new[3] - new[2] < max(
+            16, 0.2 * grey.shape[1]
+        ):
+            break
+        top, bottom, left, right = new
+        boxes.append(new)
+    return boxes
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_content_box_is_the_numpy_rule(seed: int) -> None:
+    framed, _ = _framed_screenshot(_original(seed))
+    for picture in (
+        _screenshot(_original(seed)),
+        framed,
+        _caption(_original(seed)),
+        _letterbox(_original(seed)),
+        ImageOps.expand(_original(seed), border=30, fill=(40, 90, 160)),
+        _original(seed),
+    ):
+        grey = np.asarray(ImageOps.grayscale(picture), dtype=np.float32)
+        assert content_box(grey) == _reference_boxes(grey)
+
+
+def test_reliable_masks_come_with_the_reliable_family() -> None:
+    decoded = decode_image(encode(_letterbox(_original(SEEDS[0])).convert("RGB"), quality=85))
+    size = {"full_height": decoded.height, "full_width": decoded.width}
+    plain = pdq_variants(decoded.luma, **size, families={"dihedral", "trim", "crop", "rotate"})
+    assert all(v.hash.reliable is None for v in plain)
+    masked = pdq_variants(decoded.luma, **size, families=ALL_VARIANTS)
+    assert [v.name for v in masked] == [v.name for v in plain]
+    canonical = pdq_from_luma(decoded.luma, **size)[0]
+    assert masked[0].hash.reliable is not None
+    assert canonical.reliable is not None
+    assert bytes(masked[0].hash.reliable) == bytes(canonical.reliable)
+    for with_mask, without in zip(masked, plain, strict=True):
+        assert bytes(with_mask.hash.hash) == bytes(without.hash.hash)
+        assert with_mask.hash.reliable is not None
+        assert int(np.bitwise_count(with_mask.hash.reliable).sum()) == 192

@@ -214,11 +214,10 @@ def block_means(plane: Any, factor: int) -> Any:
 
 
 @njit(cache=True, nogil=True)
-def _median(values: Any) -> Any:
-    """The 128th smallest of 256 values (``values`` is reordered): PDQ's median."""
+def _select(values: Any, k: int) -> Any:
+    """The value of rank ``k`` (0: the smallest) of ``values``, which is reordered."""
     low = 0
     high = values.shape[0] - 1
-    k = 127
     while low < high:
         pivot = values[(low + high) >> 1]
         i = low
@@ -263,15 +262,55 @@ def _quality(buffer: Any) -> Any:
 
 
 @njit(cache=True, nogil=True)
+def _reliable_mask(flat: Any, median: Any, margin: Any, scratch: Any, bits: int, out: Any) -> None:
+    """The packed mask (hash bit order) of the ``bits`` values of ``flat`` farthest from
+    ``median``."""
+    size = flat.shape[0]
+    for k in range(size):
+        margin[k] = abs(flat[k] - median)
+        scratch[k] = margin[k]
+    cut = _select(scratch, size - bits)
+    # Strictly above the cut, then as many at it as make up the count (the cut value itself
+    # is one of the largest ``bits``).
+    above = 0
+    for k in range(size):
+        if margin[k] > cut:
+            above += 1
+    ties = bits - above
+    keep = np.zeros(size, dtype=np.bool_)
+    for k in range(size):
+        if margin[k] > cut:
+            keep[k] = True
+        elif margin[k] == cut and ties > 0:
+            keep[k] = True
+            ties -= 1
+    for m in range(size // 8):
+        byte = 0
+        for q in range(8):
+            if keep[size - 1 - 8 * m - q]:
+                byte |= 1 << (7 - q)
+        out[m] = byte
+
+
+@njit(cache=True, nogil=True)
 def hash_stack(
-    dcts: Any, buffers: Any, source: Any, transposed: Any, packed: Any, quality: Any
+    dcts: Any,
+    buffers: Any,
+    source: Any,
+    transposed: Any,
+    packed: Any,
+    quality: Any,
+    reliable: Any,
+    reliable_bits: int,
 ) -> None:
     """PDQ hashes of a stack: hash ``n`` has the bits (``packed[n]``, hex order) of DCT
     ``source[n]``, of its transpose where ``transposed[n]``, and the quality of buffer
     ``source[n]`` (-1 past the buffers given), as ``pdq._threshold`` and ``pdq._quality``.
 
     A transposed picture's DCT is the transposed DCT and its quality the same, so the turned
-    copies that are transposes of others cost no DCT or quality of their own.
+    copies that are transposes of others cost no DCT or quality of their own. When
+    ``reliable`` has rows, ``reliable[n]`` is the mask of the ``reliable_bits`` coefficients
+    farthest from the median, as ``pdq.reliable_masks`` (ties at the cut go to the lower bit).
     """
     if packed.shape[0] < source.shape[0] or quality.shape[0] < source.shape[0]:
         raise ValueError("fewer outputs than hashes")
@@ -280,13 +319,17 @@ def hash_stack(
         qualities[b] = _quality(buffers[b])
     flat = np.empty(_DCT_SIZE * _DCT_SIZE, dtype=np.float32)
     scratch = np.empty(_DCT_SIZE * _DCT_SIZE, dtype=np.float32)
+    margin = np.empty(_DCT_SIZE * _DCT_SIZE, dtype=np.float32)
+    masks = reliable.shape[0] > 0
+    if masks and reliable.shape[0] < source.shape[0]:
+        raise ValueError("fewer masks than hashes")
     for n in range(source.shape[0]):
         s = source[n]
         for a in range(_DCT_SIZE):
             for b in range(_DCT_SIZE):
                 flat[a * _DCT_SIZE + b] = dcts[s, b, a] if transposed[n] else dcts[s, a, b]
         scratch[:] = flat
-        median = _median(scratch)
+        median = _select(scratch, 127)  # PDQ's median: the 128th smallest of 256
         # Bit k = row*16 + col; the hex form prints bit 255 first (pdq._threshold).
         for m in range(32):
             byte = 0
@@ -295,6 +338,8 @@ def hash_stack(
                     byte |= 1 << (7 - q)
             packed[n, m] = byte
         quality[n] = qualities[s] if s < buffers.shape[0] else -1
+        if masks:
+            _reliable_mask(flat, median, margin, scratch, reliable_bits, reliable[n])
 
 
 @njit(cache=True, nogil=True)

@@ -39,11 +39,13 @@ from kavach.errors import InputError
 from kavach.signals.pdq import (
     _DCT,
     DIHEDRAL_NAMES,
+    PDQ_RELIABLE_BITS,
     PDQHash,
     _axis_matrix,
     _dihedral_dcts,
     _full_axis_matrix,
     _quality,
+    _reliable,
     _single_threaded_blas,
     _threshold,
 )
@@ -231,20 +233,34 @@ def pdq_variants(
     buffer64 = rows @ across
     quality = _quality(buffer64)
     dct = _DCT @ buffer64 @ _DCT.T
-    out = [PDQVariant("original", PDQHash(_threshold(dct), quality))]
+    # With the reliable family every hash carries its reliable-bit mask, as pdq_from_luma's do.
+    masks = "reliable" in wanted
+    out = [
+        PDQVariant("original", PDQHash(_threshold(dct), quality, _reliable(dct) if masks else None))
+    ]
     if not wanted & _HASHED_FAMILIES:
         return out
     kernels = _kernels()
     exact = min(full_h, full_w) < _EXACT_DIHEDRAL_BELOW
     if "dihedral" in wanted and not exact:
         turned = np.stack(_dihedral_dcts(dct)[1:])
-        packed = np.empty((len(turned), 32), dtype=np.uint8)
-        ignored = np.empty(len(turned), dtype=np.int64)
         seven = len(turned)
-        kernels.hash_stack(turned, _NO_BUFFERS, _IN_ORDER[:seven], _AS_IS[:seven], packed, ignored)
+        packed = np.empty((seven, 32), dtype=np.uint8)
+        ignored = np.empty(seven, dtype=np.int64)
+        reliable = np.empty((seven if masks else 0, 32), dtype=np.uint8)
+        kernels.hash_stack(
+            turned,
+            _NO_BUFFERS,
+            _IN_ORDER[:seven],
+            _AS_IS[:seven],
+            packed,
+            ignored,
+            reliable,
+            PDQ_RELIABLE_BITS,
+        )
         out.extend(
-            PDQVariant(name, PDQHash(bits, quality))
-            for name, bits in zip(_DIHEDRAL_VARIANTS, packed, strict=True)
+            PDQVariant(name, PDQHash(bits, quality, reliable[k] if masks else None))
+            for k, (name, bits) in enumerate(zip(_DIHEDRAL_VARIANTS, packed, strict=True))
         )
     # Every other variant is a 64×64 buffer: they are filled into one stack and hashed together.
     stack = np.empty((_MAX_BUFFERS, _SIZE, _SIZE), dtype=np.float32)
@@ -283,15 +299,32 @@ def pdq_variants(
             source, transposed = _EXACT_SOURCES, _EXACT_TRANSPOSED
         else:
             source, transposed = _IN_ORDER, _AS_IS
-        packed = np.empty((len(names), 32), dtype=np.uint8)
-        qualities = np.empty(len(names), dtype=np.int64)
+        count = len(names)
+        packed = np.empty((count, 32), dtype=np.uint8)
+        qualities = np.empty(count, dtype=np.int64)
+        reliable = np.empty((count if masks else 0, 32), dtype=np.uint8)
         kernels.hash_stack(
-            dcts, buffers, source[: len(names)], transposed[: len(names)], packed, qualities
+            dcts,
+            buffers,
+            source[:count],
+            transposed[:count],
+            packed,
+            qualities,
+            reliable,
+            PDQ_RELIABLE_BITS,
         )
-        out.extend(
-            PDQVariant(name, PDQHash(bits, q))
-            for name, bits, q in zip(names, packed, qualities.tolist(), strict=True)
-        )
+        if masks:
+            out.extend(
+                PDQVariant(name, PDQHash(bits, q, mask))
+                for name, bits, q, mask in zip(
+                    names, packed, qualities.tolist(), reliable, strict=True
+                )
+            )
+        else:
+            out.extend(
+                PDQVariant(name, PDQHash(bits, q))
+                for name, bits, q in zip(names, packed, qualities.tolist(), strict=True)
+            )
     return out
 
 
