@@ -2,6 +2,6 @@
 
 from kavach.index._segments import FlatMatches, Matches
 from kavach.index.exact import ExactIndex
-from kavach.index.pdq import DEFAULT_RADIUS, PDQIndex
+from kavach.index.pdq import DEFAULT_RADIUS, PDQIndex, ReliableMatches
 
-__all__ = ["DEFAULT_RADIUS", "ExactIndex", "FlatMatches", "Matches", "PDQIndex"]
+__all__ = ["DEFAULT_RADIUS", "ExactIndex", "FlatMatches", "Matches", "PDQIndex", "ReliableMatches"]
