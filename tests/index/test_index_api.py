@@ -16,6 +16,7 @@ def test_exported_members() -> None:
         "FlatMatches",
         "Matches",
         "PDQIndex",
+        "ReliableMatches",
     ]
     for name in kavach.index.__all__:
         assert name.isupper() or getattr(kavach.index, name).__module__.startswith("kavach.index")
