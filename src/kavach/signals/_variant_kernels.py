@@ -270,26 +270,35 @@ def _reliable_mask(flat: Any, median: Any, margin: Any, scratch: Any, bits: int,
         margin[k] = abs(flat[k] - median)
         scratch[k] = margin[k]
     cut = _select(scratch, size - bits)
-    # Strictly above the cut, then as many at it as make up the count (the cut value itself
-    # is one of the largest ``bits``).
+    # Everything above the cut and the cut itself, unless values tie with it: then those at
+    # the cut in bit order, as many as make up the count.
     above = 0
+    at = 0
     for k in range(size):
         if margin[k] > cut:
             above += 1
+        elif margin[k] == cut:
+            at += 1
     ties = bits - above
-    keep = np.zeros(size, dtype=np.bool_)
-    for k in range(size):
-        if margin[k] > cut:
-            keep[k] = True
-        elif margin[k] == cut and ties > 0:
-            keep[k] = True
-            ties -= 1
     for m in range(size // 8):
         byte = 0
         for q in range(8):
-            if keep[size - 1 - 8 * m - q]:
+            k = size - 1 - 8 * m - q
+            tied = margin[k] == cut and (at == ties or _taken(margin, cut, k, ties))
+            if margin[k] > cut or tied:
                 byte |= 1 << (7 - q)
         out[m] = byte
+
+
+@njit(cache=True, nogil=True)
+def _taken(margin: Any, cut: Any, index: int, ties: int) -> bool:
+    """Whether the value at ``index``, tied with the cut, is among the first ``ties`` tied
+    values in bit order (lowest bit first)."""
+    before = 0
+    for k in range(index):
+        if margin[k] == cut:
+            before += 1
+    return before < ties
 
 
 @njit(cache=True, nogil=True)
