@@ -113,3 +113,14 @@ def test_distinct_images_do_not_match_on_reliable_bits(factory: sessionmaker[Ses
     other = hash_bytes(image_bytes(SEEDS[1], 80))
     assert other.pdq_reliable is not None
     assert Matcher(factory, ["hotline"]).match_record(other) == []
+
+
+def test_flips_and_turns_are_not_looked_up_by_their_reliable_bits(
+    factory: sessionmaker[Session],
+) -> None:
+    listed = _listed(factory)
+    matcher = Matcher(factory, ["hotline"])
+    flipped = _query(listed, 40, 5, variant="dihedral:flipy")
+    assert matcher.match([[flipped]]) == [[]]
+    [[m]] = matcher.match([[_query(listed, 40, 5, variant="rotate:+3")]])
+    assert m.reliable_distance == 5

@@ -78,8 +78,8 @@ def match_command(
     variants: Annotated[
         str,
         typer.Option(
-            help="Variants looked up for --media: dihedral,trim,crop,rotate, all, none or "
-            "default (docs/robustness.md)."
+            help="Variants looked up for --media: dihedral,trim,crop,rotate,reliable, all, none "
+            "or default (docs/robustness.md)."
         ),
     ] = "default",
     bank: Annotated[

@@ -100,8 +100,8 @@ def scan_command(
     variants: Annotated[
         str,
         typer.Option(
-            help="Query-side PDQ variants looked up: dihedral,trim,crop,rotate, all, none or "
-            "default (docs/robustness.md)."
+            help="Query-side PDQ variants looked up: dihedral,trim,crop,rotate,reliable, all, "
+            "none or default (docs/robustness.md)."
         ),
     ] = "default",
     full_decode: Annotated[

@@ -379,8 +379,14 @@ class Matcher:
             bank.variants is not None and "reliable" not in bank.variants
         ):
             return
-        has_mask = np.asarray([m is not None for m in masks], dtype=np.bool_)
         families = [variant_family(v or "original") for v in variants]
+        has_mask = np.asarray(
+            [
+                m is not None and f in _RELIABLE_FAMILIES
+                for m, f in zip(masks, families, strict=True)
+            ],
+            dtype=np.bool_,
+        )
         guessed = np.asarray([f in GUESSED_VARIANTS for f in families], dtype=np.bool_)
         policy = self.policy
         # Never looser than the whole-hash thresholds scaled to the reliable bits (31 -> 23).
@@ -549,6 +555,13 @@ class Matcher:
         except OSError as exc:
             # A cache that cannot be written only costs time on the next run.
             log.warning("could not write the index cache in %s: %s", folder, exc)
+
+
+# Hashes looked up by their reliable bits too. Not the seven flips and turns: a reliable lookup
+# costs 2-3x a whole-hash one (docs/index.md) and they gained nothing measurable
+# (benchmarks/robustness.py), while the file's own hash (watermarks), its trimmed boxes and the
+# crop and turn guesses did.
+_RELIABLE_FAMILIES = frozenset({"original", "trim", "crop", "rotate"})
 
 
 def _scaled(threshold: int) -> int:
