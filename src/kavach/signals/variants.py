@@ -273,7 +273,7 @@ def pdq_variants(
         # Everything else works on a small plane (block means, as a DCT-scaled decode gives), so
         # a variant costs little even when the file was decoded at full size.
         work, factor = _reduce(plane, full_h, full_w)
-        mean = float(work.mean())
+        mean = _mean(work)
         if "trim" in wanted:
             names += _trimmed(work, factor, stack[filled:])
         if "crop" in wanted:
@@ -284,7 +284,7 @@ def pdq_variants(
             else:
                 coarse, coarse_factor = _reduce(plane, full_h, full_w, at_most=True)
                 names += _uncropped(
-                    coarse, coarse_factor, float(coarse.mean()), stack[filled + len(names) :]
+                    coarse, coarse_factor, _mean(coarse), stack[filled + len(names) :]
                 )
         if "rotate" in wanted:
             taps = _rotation_taps(*work.shape, factor, full_h, full_w)
@@ -294,7 +294,9 @@ def pdq_variants(
     filled += len(names)
     if filled:
         buffers = stack[:filled]
-        dcts = _DCT @ buffers @ _DCT.T
+        # One product for every buffer's columns, then the small row products.
+        across_dct = (buffers.reshape(-1, _SIZE) @ _DCT.T).reshape(filled, _SIZE, -1)
+        dcts = _DCT @ across_dct
         if "dihedral" in wanted and exact:
             names = _DIHEDRAL_VARIANTS + names
             source, transposed = _EXACT_SOURCES, _EXACT_TRANSPOSED
@@ -347,6 +349,12 @@ def content_box(plane: npt.ArrayLike) -> list[tuple[int, int, int, int]]:
     if grey.ndim != 2:
         raise InputError(f"content_box needs a 2-D plane, got shape {grey.shape}")
     return [tuple(box) for box in _content_boxes(grey).tolist()]
+
+
+def _mean(plane: FloatArray) -> float:
+    """``float(plane.mean())`` (the same float32 pairwise sum) without ``mean``'s Python layer."""
+    # NumPy's mean: a float32 sum, divided in float64 and rounded back to float32.
+    return float(np.float32(float(np.add.reduce(plane, axis=None)) / plane.size))
 
 
 def _masks_of(dcts: FloatArray) -> npt.NDArray[np.uint8]:
