@@ -28,6 +28,7 @@ match reports:
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -147,19 +148,20 @@ _DIHEDRAL_VARIANTS = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
 _CROP_NAMES = [name for name, *_ in CROP_VARIANTS]
 _ROTATE_VARIANTS = [f"rotate:{degrees:+g}" for degrees in ROTATE_DEGREES]
 _TURNS = len(ROTATE_DEGREES)
-# Buffers one image can fill: 7 flips and turns, a trimmed box per round, the guesses.
-_MAX_BUFFERS = 7 + _ROUNDS + len(CROP_VARIANTS) + _TURNS
+# Buffers one image can fill: the original, 7 flips and turns, a trimmed box per round, the
+# guesses.
+_MAX_BUFFERS = 1 + 7 + _ROUNDS + len(CROP_VARIANTS) + _TURNS
 _NO_BUFFERS = np.empty((0, _SIZE, _SIZE), dtype=np.float32)
 _ONE_PAIR = np.zeros((1, 2), dtype=np.intp)
 # (row filter, column filter) of the exact dihedral buffers, filters 0 as listed, 1 flipped:
 # flipy (mirrored columns), rot180 (both flipped), flipx (flipped rows).
 _DIHEDRAL_PAIRS = np.asarray([(0, 1), (1, 1), (1, 0)], dtype=np.intp)
-# Which buffer each hash is computed from, and whether transposed: the exact dihedral ones
-# (rot90 … flipminus1) from the original, flipy, rot180 and flipx buffers (_exact_dihedral),
-# the rest from their own.
-_EXACT_SOURCES = np.concatenate([[1, 2, 3, 3, 1, 0, 2], np.arange(4, _MAX_BUFFERS)])
+# Which buffer each hash is computed from, and whether transposed: the original from its own
+# (the stack's first), the exact dihedral ones (rot90 … flipminus1) from the original, flipy,
+# rot180 and flipx buffers (_exact_dihedral), the rest from their own.
+_EXACT_SOURCES = np.concatenate([[0, 1, 2, 3, 3, 1, 0, 2], np.arange(4, _MAX_BUFFERS)])
 _EXACT_TRANSPOSED = np.concatenate(
-    [[True, False, True, False, False, True, True], np.zeros(_MAX_BUFFERS, dtype=np.bool_)]
+    [[False, True, False, True, False, False, True, True], np.zeros(_MAX_BUFFERS, dtype=np.bool_)]
 )
 _IN_ORDER = np.arange(_MAX_BUFFERS)
 _AS_IS = np.zeros(_MAX_BUFFERS, dtype=np.bool_)
@@ -228,47 +230,25 @@ def pdq_variants(
     full_h = full_height or plane.shape[0]
     full_w = full_width or plane.shape[1]
     rows, cols = _axis(full_h, plane.shape[0]), _axis(full_w, plane.shape[1])
-    across = plane @ cols.T
-    buffer64 = rows @ across
-    quality = _quality(buffer64)
+    buffer64 = rows @ (plane @ cols.T)
     dct = _DCT @ buffer64 @ _DCT.T
     # With the reliable family every hash carries its reliable-bit mask, as pdq_from_luma's do
     # (the kernel computes pdq.reliable_masks' set at a twentieth of its cost).
     masks = "reliable" in wanted
-    original = PDQHash(_threshold(dct), quality)
-    if masks:
-        original = PDQHash(original.hash, quality, _masks_of(dct[None])[0])
-    out = [PDQVariant("original", original)]
     if not wanted & _HASHED_FAMILIES:
-        return out
+        quality = _quality(buffer64)
+        mask = _masks_of(dct[None])[0] if masks else None
+        return [PDQVariant("original", PDQHash(_threshold(dct), quality, mask))]
     kernels = _kernels()
     exact = min(full_h, full_w) < _EXACT_DIHEDRAL_BELOW
-    if "dihedral" in wanted and not exact:
-        turned = np.stack(_dihedral_dcts(dct)[1:])
-        seven = len(turned)
-        packed = np.empty((seven, 32), dtype=np.uint8)
-        ignored = np.empty(seven, dtype=np.int64)
-        reliable = np.empty((seven if masks else 0, 32), dtype=np.uint8)
-        kernels.hash_stack(
-            turned,
-            _NO_BUFFERS,
-            _IN_ORDER[:seven],
-            _AS_IS[:seven],
-            packed,
-            ignored,
-            reliable,
-            PDQ_RELIABLE_BITS,
-        )
-        out.extend(
-            PDQVariant(name, PDQHash(bits, quality, reliable[k] if masks else None))
-            for k, (name, bits) in enumerate(zip(_DIHEDRAL_VARIANTS, packed, strict=True))
-        )
-    # Every other variant is a 64×64 buffer: they are filled into one stack and hashed together.
-    stack = np.empty((_MAX_BUFFERS, _SIZE, _SIZE), dtype=np.float32)
+    # Every hash but the large pictures' dihedral ones comes from a 64×64 buffer: they are
+    # filled into one stack, the original's first, and hashed together.
+    stack = _stack()
+    stack[0] = buffer64
     names: list[str] = []
-    filled = 0
+    filled = 1
     if "dihedral" in wanted and exact:
-        filled = _exact_dihedral(plane, buffer64, full_h, full_w, stack)
+        filled = _exact_dihedral(plane, full_h, full_w, stack)
     if wanted & _WORKING_PLANE_FAMILIES:
         # Everything else works on a small plane (block means, as a DCT-scaled decode gives), so
         # a variant costs little even when the file was decoded at full size.
@@ -292,42 +272,64 @@ def pdq_variants(
             kernels.turned(work, *taps, mean, stack[start : start + _TURNS])
             names += _ROTATE_VARIANTS
     filled += len(names)
-    if filled:
-        buffers = stack[:filled]
-        # One product for every buffer's columns, then the small row products.
-        across_dct = (buffers.reshape(-1, _SIZE) @ _DCT.T).reshape(filled, _SIZE, -1)
-        dcts = _DCT @ across_dct
-        if "dihedral" in wanted and exact:
-            names = _DIHEDRAL_VARIANTS + names
-            source, transposed = _EXACT_SOURCES, _EXACT_TRANSPOSED
-        else:
-            source, transposed = _IN_ORDER, _AS_IS
-        count = len(names)
-        packed = np.empty((count, 32), dtype=np.uint8)
-        qualities = np.empty(count, dtype=np.int64)
-        reliable = np.empty((count if masks else 0, 32), dtype=np.uint8)
+    buffers = stack[:filled]
+    # One product for every buffer's columns, then the small row products; the original's
+    # DCT is pdq_from_luma's own, so its hash is bit for bit that function's.
+    dcts = _DCT @ (buffers.reshape(-1, _SIZE) @ _DCT.T).reshape(filled, _SIZE, -1)
+    dcts[0] = dct
+    if "dihedral" in wanted and exact:
+        names = ["original", *_DIHEDRAL_VARIANTS, *names]
+        source, transposed = _EXACT_SOURCES, _EXACT_TRANSPOSED
+    else:
+        names = ["original", *names]
+        source, transposed = _IN_ORDER, _AS_IS
+    count = len(names)
+    packed = np.empty((count, 32), dtype=np.uint8)
+    qualities = np.empty(count, dtype=np.int64)
+    reliable = np.empty((count if masks else 0, 32), dtype=np.uint8)
+    kernels.hash_stack(
+        dcts,
+        buffers,
+        source[:count],
+        transposed[:count],
+        packed,
+        qualities,
+        reliable,
+        PDQ_RELIABLE_BITS,
+    )
+    if masks:
+        out = [
+            PDQVariant(name, PDQHash(bits, q, mask))
+            for name, bits, q, mask in zip(names, packed, qualities.tolist(), reliable, strict=True)
+        ]
+    else:
+        out = [
+            PDQVariant(name, PDQHash(bits, q))
+            for name, bits, q in zip(names, packed, qualities.tolist(), strict=True)
+        ]
+    if "dihedral" in wanted and not exact:
+        # Sign flips and transposes of the original's DCT (pdq._dihedral_dcts), which share
+        # its quality.
+        turned = np.stack(_dihedral_dcts(dct)[1:])
+        seven = len(turned)
+        flipped = np.empty((seven, 32), dtype=np.uint8)
+        ignored = np.empty(seven, dtype=np.int64)
+        flipped_masks = np.empty((seven if masks else 0, 32), dtype=np.uint8)
         kernels.hash_stack(
-            dcts,
-            buffers,
-            source[:count],
-            transposed[:count],
-            packed,
-            qualities,
-            reliable,
+            turned,
+            _NO_BUFFERS,
+            _IN_ORDER[:seven],
+            _AS_IS[:seven],
+            flipped,
+            ignored,
+            flipped_masks,
             PDQ_RELIABLE_BITS,
         )
-        if masks:
-            out.extend(
-                PDQVariant(name, PDQHash(bits, q, mask))
-                for name, bits, q, mask in zip(
-                    names, packed, qualities.tolist(), reliable, strict=True
-                )
-            )
-        else:
-            out.extend(
-                PDQVariant(name, PDQHash(bits, q))
-                for name, bits, q in zip(names, packed, qualities.tolist(), strict=True)
-            )
+        quality = out[0].hash.quality
+        out[1:1] = [
+            PDQVariant(name, PDQHash(bits, quality, flipped_masks[k] if masks else None))
+            for k, (name, bits) in enumerate(zip(_DIHEDRAL_VARIANTS, flipped, strict=True))
+        ]
     return out
 
 
@@ -405,11 +407,10 @@ def _trimmed(work: FloatArray, factor: int, stack: FloatArray) -> list[str]:
     return [name for name, _ in chosen]
 
 
-def _exact_dihedral(
-    plane: FloatArray, buffer64: FloatArray, full_h: int, full_w: int, stack: FloatArray
-) -> int:
+def _exact_dihedral(plane: FloatArray, full_h: int, full_w: int, stack: FloatArray) -> int:
     """Fill ``stack`` with the buffers the seven turns and flips are hashed from, computed from
-    the turned plane itself; how many (:data:`_EXACT_SOURCES` says which serves which).
+    the turned plane itself, after the original's in ``stack[0]``; how many the stack then holds
+    (:data:`_EXACT_SOURCES` says which serves which).
 
     PDQ samples pixel ``floor((i + 0.5) * L / 64)``, a grid that is not its own mirror image: a
     flip moves it by one pixel. On a large picture that is nothing, and the DCT sign flips are
@@ -420,7 +421,6 @@ def _exact_dihedral(
     seven.
     """
     row_bands, col_bands = _dihedral_bands(full_h, plane.shape[0], full_w, plane.shape[1])
-    stack[0] = buffer64
     _kernels().separable(plane, *row_bands, *col_bands, _DIHEDRAL_PAIRS, stack[1:4])
     return 4
 
@@ -555,6 +555,18 @@ def _reduce(
         # its edge pixels.
         plane = _kernels().block_means(plane, factor)
     return plane, decoded * factor
+
+
+_SCRATCH = threading.local()
+
+
+def _stack() -> FloatArray:
+    """This thread's stack of 64×64 buffers, reused from call to call: no hash keeps a
+    reference to it, and a fresh 650 KB array each call is fresh memory to the CPU's caches."""
+    stack: FloatArray | None = getattr(_SCRATCH, "stack", None)
+    if stack is None:
+        stack = _SCRATCH.stack = np.empty((_MAX_BUFFERS, _SIZE, _SIZE), dtype=np.float32)
+    return stack
 
 
 @functools.cache
