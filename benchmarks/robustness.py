@@ -11,10 +11,12 @@ decode, as partners hash); each transformed copy is hashed the way a scan hashes
 - false matches among all pairs of distinct images (every transformed copy against every other
   original), per image pair and per hash comparison, for plain PDQ and for the policy, with the
   smallest distance seen between distinct images;
-- the hashing cost of each variant family against a plain hash (decode included).
+- the hashing cost of each variant family against a plain hash (decode included), and of
+  ``hash_bytes`` with the default variants against without, by picture size.
 
     python benchmarks/robustness.py            # the full run (a few minutes on 2 cores)
     python benchmarks/robustness.py --quick    # fewer images, for a smoke test
+    python benchmarks/robustness.py --sizes    # only the hashing cost by picture size
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ def main() -> None:
         print("  false matches by variant:", dict(per_variant_false.most_common()))
     if not args.only:
         _print_cost(args.quick)
+        _print_sizes(args.quick)
 
 
 def _threshold(name: str, args: argparse.Namespace) -> int:
@@ -413,5 +416,39 @@ def _time(files: list[bytes], families: frozenset[str] | None) -> float:
     return (time.perf_counter() - started) * 1000 / len(files)
 
 
+BY_SIZE = ((480, 360), (800, 600), (1280, 960), (1600, 1200))
+
+
+def _print_sizes(quick: bool) -> None:
+    """The robust hash against a plain one by picture size: ``hash_bytes`` (digests, decode,
+    PDQ) without and with the default variants, on generated JPEG q85 scenes."""
+    from kavach.hashing import HashOptions, hash_bytes
+    from kavach.signals.variants import DEFAULT_VARIANTS
+
+    plain, robust = HashOptions(variants=frozenset()), HashOptions(variants=DEFAULT_VARIANTS)
+    print(f"\n{'hash_bytes, JPEG q85 (one core)':<34} {'plain ms':>9} {'robust ms':>10} {'x':>6}")
+    print("-" * 62)
+    for size in BY_SIZE:
+        files = [
+            encode(scene(*size, seed=s), "JPEG", quality=85) for s in range(8 if quick else 20)
+        ]
+        best = {"plain": float("inf"), "robust": float("inf")}
+        for _ in range(3 if quick else 7):  # interleaved; the fastest round counts (see above)
+            for name, options in (("plain", plain), ("robust", robust)):
+                started = time.perf_counter()
+                for data in files:
+                    hash_bytes(data, options)
+                elapsed = (time.perf_counter() - started) * 1000 / len(files)
+                best[name] = min(best[name], elapsed)
+        label = f"{size[0]}x{size[1]}"
+        ratio = best["robust"] / best["plain"]
+        print(f"{label:<34} {best['plain']:>9.2f} {best['robust']:>10.2f} {ratio:>6.2f}")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--sizes" in sys.argv:  # the hashing cost by picture size alone (no recall run)
+        _print_sizes("--quick" in sys.argv)
+    else:
+        main()
