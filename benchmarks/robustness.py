@@ -37,7 +37,13 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from kavach.demo.scenes import encode, scene
 from kavach.media.image import decode_image
-from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdq_from_luma
+from kavach.signals.pdq import (
+    PDQ_MATCH_THRESHOLD,
+    PDQ_MIN_QUALITY,
+    PDQ_RELIABLE_GUESS_THRESHOLD,
+    PDQ_RELIABLE_THRESHOLD,
+    pdq_from_luma,
+)
 from kavach.signals.variants import ALL_VARIANTS, pdq_variants, variant_family
 
 Transform = Callable[[Image.Image], bytes]
@@ -59,6 +65,7 @@ class Query:
     names: list[str]
     hashes: npt.NDArray[np.uint8]  # (variants, 32)
     qualities: npt.NDArray[np.int64]
+    masks: npt.NDArray[np.uint8]  # (variants, 32): reliable bits (all zero: none computed)
 
 
 def main() -> None:
@@ -83,6 +90,18 @@ def main() -> None:
         help="largest distance at which a dihedral or trimmed variant matches",
     )
     parser.add_argument(
+        "--reliable-threshold",
+        type=int,
+        default=PDQ_RELIABLE_THRESHOLD,
+        help="largest distance on a hash's reliable bits at which it matches (family reliable)",
+    )
+    parser.add_argument(
+        "--reliable-guess-threshold",
+        type=int,
+        default=PDQ_RELIABLE_GUESS_THRESHOLD,
+        help="the same for guessed variants (crop, rotate)",
+    )
+    parser.add_argument(
         "--only", default="", help="measure only the transforms whose name matches this regex"
     )
     args = parser.parse_args()
@@ -99,13 +118,19 @@ def main() -> None:
     print(
         f"{len(originals)} originals listed (quality >= {PDQ_MIN_QUALITY}); policy: "
         f"{', '.join(sorted(families)) or 'none'}; thresholds: dihedral/trim "
-        f"{args.exact_threshold}, crop/rotate {args.guess_threshold}"
+        f"{args.exact_threshold}, crop/rotate {args.guess_threshold}; reliable bits "
+        + (
+            f"{args.reliable_threshold} (guesses {args.reliable_guess_threshold})"
+            if "reliable" in families
+            else "off"
+        )
     )
 
     rows = []
     plain_false = policy_false = plain_cmp = policy_cmp = 0
     plain_pairs_false = policy_pairs_false = pairs = 0
     min_plain = min_policy = 256
+    min_margin = 256  # smallest (reliable distance - its threshold) between distinct images
     per_variant_false: Counter[str] = Counter()
     for name, transform in suite():
         if args.only and not re.search(args.only, name):
@@ -119,24 +144,39 @@ def main() -> None:
             dist = np.where(usable[:, None], dist, 256)
             # Each row's threshold; matching rows are marked by a distance at or under it.
             limit = np.array([_threshold(n, args) for n in query.names])[:, None]
-            dist = np.where(dist <= limit, dist, np.maximum(dist, PDQ_MATCH_THRESHOLD + 1))
-            if dist[0, i] <= PDQ_MATCH_THRESHOLD:
+            # Plain PDQ: the file's own hash, whole, at the threshold (no variant, no mask).
+            plain = dist[0].copy()
+            reliable = np.zeros(dist.shape, dtype=np.bool_)
+            if "reliable" in families:
+                masked = _distances(query.hashes, listed, query.masks)
+                masked = np.where(usable[:, None] & query.masks.any(axis=1)[:, None], masked, 256)
+                rlimit = np.array([_reliable_threshold(n, args) for n in query.names])[:, None]
+                reliable = (masked <= rlimit) & (dist > limit)
+                min_margin = min(min_margin, int(np.delete(masked - rlimit, i, axis=1).min()))
+            # A match by the reliable bits alone counts as a match at the threshold.
+            dist = np.where(
+                dist <= limit,
+                dist,
+                np.where(reliable, PDQ_MATCH_THRESHOLD, np.maximum(dist, PDQ_MATCH_THRESHOLD + 1)),
+            )
+            if plain[i] <= PDQ_MATCH_THRESHOLD:
                 plain_hits += 1
             best = int(np.argmin(dist[:, i]))
             if dist[best, i] <= PDQ_MATCH_THRESHOLD:
                 policy_hits += 1
-                found_by[query.names[best]] += 1
+                found_by[query.names[best] + (" (reliable)" if reliable[best, i] else "")] += 1
             others = np.delete(dist, i, axis=1)
             pairs += others.shape[1]
             plain_cmp += others.shape[1]
             policy_cmp += int(usable.sum()) * others.shape[1]
-            plain_row = others[0] <= PDQ_MATCH_THRESHOLD
+            plain_others = np.delete(plain, i)
+            plain_row = plain_others <= PDQ_MATCH_THRESHOLD
             any_row = (others <= PDQ_MATCH_THRESHOLD).any(axis=0)
             plain_false += int(plain_row.sum())
             policy_false += int((others <= PDQ_MATCH_THRESHOLD).sum())
             plain_pairs_false += int(plain_row.sum())
             policy_pairs_false += int(any_row.sum())
-            min_plain = min(min_plain, int(others[0].min()))
+            min_plain = min(min_plain, int(plain_others.min()))
             min_policy = min(min_policy, int(others.min()))
             for v in np.nonzero((others <= PDQ_MATCH_THRESHOLD).any(axis=1))[0]:
                 per_variant_false[query.names[int(v)]] += 1
@@ -158,6 +198,11 @@ def main() -> None:
     )
     if per_variant_false:
         print("  false matches by variant:", dict(per_variant_false.most_common()))
+    if "reliable" in families:
+        print(
+            "  reliable bits: smallest distance between distinct images minus its threshold: "
+            f"{min_margin}"
+        )
     if not args.only:
         _print_cost(args.quick)
         _print_sizes(args.quick)
@@ -170,6 +215,15 @@ def _threshold(name: str, args: argparse.Namespace) -> int:
     if family in ("dihedral", "trim"):
         return int(args.exact_threshold)
     return PDQ_MATCH_THRESHOLD
+
+
+def _reliable_threshold(name: str, args: argparse.Namespace) -> int:
+    # As the matcher: the flips and turns are not looked up by their reliable bits.
+    if variant_family(name) == "dihedral":
+        return -1
+    if variant_family(name) in ("crop", "rotate"):
+        return int(min(args.reliable_threshold, args.reliable_guess_threshold))
+    return int(args.reliable_threshold)
 
 
 def suite() -> list[tuple[str, Transform]]:
@@ -377,11 +431,26 @@ def _query(data: bytes, families: Iterable[str]) -> Query:
         [v.name for v in variants],
         np.stack([v.hash.hash for v in variants]),
         np.asarray([v.hash.quality for v in variants], dtype=np.int64),
+        np.stack(
+            [
+                v.hash.reliable if v.hash.reliable is not None else np.zeros(32, np.uint8)
+                for v in variants
+            ]
+        ),
     )
 
 
-def _distances(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
-    return np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(axis=2, dtype=np.int64)
+def _distances(
+    a: npt.NDArray[np.uint8],
+    b: npt.NDArray[np.uint8],
+    masks: npt.NDArray[np.uint8] | None = None,
+) -> npt.NDArray[np.int64]:
+    """Hamming distances of each row of ``a`` to each row of ``b`` (on the bits each row of
+    ``a``'s mask sets, when ``masks`` is given)."""
+    x = a[:, None, :] ^ b[None, :, :]
+    if masks is not None:
+        x &= masks[:, None, :]
+    return np.bitwise_count(x).sum(axis=2, dtype=np.int64)
 
 
 def _print_cost(quick: bool) -> None:
