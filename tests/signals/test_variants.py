@@ -37,9 +37,7 @@ def _listed(seed: int) -> bytes:
     return bytes(pdq_from_luma(decoded.luma)[0].hash)
 
 
-def _variants(
-    image: Image.Image, families: frozenset[str] = frozenset(ALL_VARIANTS)
-) -> list[PDQVariant]:
+def _variants(image: Image.Image, families: frozenset[str] = DEFAULT_VARIANTS) -> list[PDQVariant]:
     decoded = decode_image(encode(image.convert("RGB"), quality=85))
     return pdq_variants(
         decoded.luma, full_height=decoded.height, full_width=decoded.width, families=families
@@ -80,8 +78,10 @@ def test_families_choose_the_variants() -> None:
         "dihedral:flipplus1",
         "dihedral:flipminus1",
     ]
-    every = {variant_family(v.name) for v in _variants(image, frozenset(ALL_VARIANTS))}
+    every = {variant_family(v.name) for v in _variants(image)}
     assert every == {"original", "dihedral", "crop", "rotate"}  # no bars: nothing trimmed
+    every = {variant_family(v.name) for v in _variants(image, frozenset(ALL_VARIANTS))}
+    assert every == {"original", "dihedral", "crop", "rotate", "cropgrid"}
 
 
 @pytest.mark.parametrize(
@@ -394,7 +394,7 @@ def test_reliable_masks_come_with_the_reliable_family() -> None:
     size = {"full_height": decoded.height, "full_width": decoded.width}
     plain = pdq_variants(decoded.luma, **size, families={"dihedral", "trim", "crop", "rotate"})
     assert all(v.hash.reliable is None for v in plain)
-    masked = pdq_variants(decoded.luma, **size, families=ALL_VARIANTS)
+    masked = pdq_variants(decoded.luma, **size, families=DEFAULT_VARIANTS)
     assert [v.name for v in masked] == [v.name for v in plain]
     canonical = pdq_from_luma(decoded.luma, **size)[0]
     assert masked[0].hash.reliable is not None
@@ -404,3 +404,37 @@ def test_reliable_masks_come_with_the_reliable_family() -> None:
         assert bytes(with_mask.hash.hash) == bytes(without.hash.hash)
         assert with_mask.hash.reliable is not None
         assert int(np.bitwise_count(with_mask.hash.reliable).sum()) == 192
+
+
+@pytest.mark.parametrize(
+    ("share", "across", "down"),
+    [(0.10, 0.2, 1.0), (0.10, 0.75, 0.25), (0.05, 0.0, 0.5)],
+    ids=["10%-bottom-left", "10%-top-right", "5%-left"],
+)
+def test_crop_grid_undoes_crops_off_centre_in_both_directions(
+    share: float, across: float, down: float
+) -> None:
+    def found(variants: list[PDQVariant], listed: bytes) -> bool:
+        # As the matcher decides for a guess: the whole hash within 31, or its reliable bits
+        # within 19.
+        for v in variants:
+            assert v.hash.reliable is not None
+            flipped = np.bitwise_xor(v.hash.hash, np.frombuffer(listed, dtype=np.uint8))
+            reliable = int(np.bitwise_count(flipped & v.hash.reliable).sum())
+            if hamming(v.hash.hash, listed) <= PDQ_MATCH_THRESHOLD or reliable <= 19:
+                return True
+        return False
+
+    found_grid = found_default = 0
+    w, h = SIZE
+    for seed in SEEDS[:4]:
+        left, top = round(w * share * across), round(h * share * down)
+        cropped = _original(seed).crop(
+            (left, top, left + w - round(w * share), top + h - round(h * share))
+        )
+        grid = _variants(cropped, frozenset({"cropgrid", "reliable"}))
+        assert all(v.name == "original" or v.name.startswith("cropgrid:") for v in grid)
+        found_grid += found(grid[1:], _listed(seed))
+        found_default += found(_variants(cropped), _listed(seed))
+    assert found_grid >= 3
+    assert found_grid >= found_default

@@ -561,7 +561,7 @@ class Matcher:
 # costs 2-3x a whole-hash one (docs/index.md) and they gained nothing measurable
 # (benchmarks/robustness.py), while the file's own hash (watermarks), its trimmed boxes and the
 # crop and turn guesses did.
-_RELIABLE_FAMILIES = frozenset({"original", "trim", "crop", "rotate"})
+_RELIABLE_FAMILIES = frozenset({"original", "trim", "crop", "rotate", "cropgrid"})
 
 
 def _scaled(threshold: int) -> int:

@@ -52,6 +52,7 @@ from kavach.signals.pdq import (
 
 __all__ = [
     "ALL_VARIANTS",
+    "CROP_GRID_VARIANTS",
     "CROP_VARIANTS",
     "DEFAULT_VARIANTS",
     "GUESSED_VARIANTS",
@@ -69,20 +70,22 @@ IntArray = npt.NDArray[np.intp]
 _SIZE = 64
 _EXACT_DIHEDRAL_BELOW = 512
 
-ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate", "reliable")
+ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate", "reliable", "cropgrid")
 """Variant families, as ``--variants`` and :class:`~kavach.match.MatchPolicy` name them.
 
 ``reliable`` is not a hash of its own: it lets every hash looked up also match on its reliable
 bits alone (:data:`~kavach.signals.pdq.PDQ_RELIABLE_BITS`; docs/robustness.md)."""
-DEFAULT_VARIANTS: frozenset[str] = frozenset(ALL_VARIANTS)
-"""Families looked up by default: all of them (none adds a false match in the robustness
-benchmark).
+DEFAULT_VARIANTS: frozenset[str] = frozenset(ALL_VARIANTS) - {"cropgrid"}
+"""Families looked up by default: all but ``cropgrid`` (none adds a false match in the
+robustness benchmarks). ``cropgrid``'s 29 more crop guesses find crops off-centre in both
+directions, but nearly double the index lookups per image, so it is asked for (``--variants
+all``) where thoroughness beats speed: a seized device against a bank.
 
 A bank can accept fewer (``kavach bank create --variants``); a command can ask for fewer
 (``kavach scan --variants``).
 """
 
-GUESSED_VARIANTS: frozenset[str] = frozenset({"crop", "rotate"})
+GUESSED_VARIANTS: frozenset[str] = frozenset({"crop", "rotate", "cropgrid"})
 """Families that guess at an edit (how much was cut, how far it was turned) rather than undo a
 detected one; :attr:`~kavach.match.MatchPolicy.guess_threshold` applies to them."""
 
@@ -117,6 +120,32 @@ CROP_VARIANTS: tuple[tuple[str, float, float, float, float], ...] = (
 )
 """The crops undone by padding; chosen with ``benchmarks/robustness.py``."""
 
+
+def _crop_grid() -> tuple[tuple[str, float, float, float, float], ...]:
+    # Crops that keep the picture's shape (the same share cut across and down), 5% and 10% of
+    # each axis, the cut split between the two sides in steps of 2.5%: ~1% either side of a
+    # guess is what PDQ's reliable bits forgive (coarser steps found 10% crops 40-72% of the
+    # time, docs/robustness.md). Shapes CROP_VARIANTS already guesses are left out.
+    known = {tuple(guess[1:]) for guess in CROP_VARIANTS}
+    out = []
+    for total in (0.05, 0.10):
+        splits = [round(k * 0.025, 3) for k in range(round(total / 0.025) + 1)]
+        for top in splits:
+            for left in splits:
+                cut = (top, round(total - top, 3), left, round(total - left, 3))
+                if cut not in known:
+                    name = "cropgrid:" + "".join(
+                        f"{side}{100 * share:g}" for side, share in zip("tblr", cut, strict=True)
+                    )
+                    out.append((name, *cut))
+    return tuple(out)
+
+
+CROP_GRID_VARIANTS = _crop_grid()
+"""The ``cropgrid`` family: crops off-centre in both directions (``cropgrid:t2.5b7.5l0r10``
+assumes 2.5% was cut from the top, 7.5% from the bottom, none from the left, 10% from the
+right)."""
+
 ROTATE_DEGREES = (1.5, -1.5, 3.0, -3.0, 4.0, -4.0, 5.0, -5.0)
 """Turns undone: PDQ itself shrugs off under a degree; beyond 3° half a degree off the guess
 already costs (4° copies: 87% found with ±4, 83% with ±4.5 alone), hence 4 and 5."""
@@ -142,15 +171,14 @@ _WORK_SIDE = 150
 _FADE = 0.8
 
 # The families that add hashes of their own, and those of them that need the working plane.
-_HASHED_FAMILIES = frozenset({"dihedral", "trim", "crop", "rotate"})
-_WORKING_PLANE_FAMILIES = frozenset({"trim", "crop", "rotate"})
+_HASHED_FAMILIES = frozenset({"dihedral", "trim", "crop", "rotate", "cropgrid"})
+_WORKING_PLANE_FAMILIES = frozenset({"trim", "crop", "rotate", "cropgrid"})
 _DIHEDRAL_VARIANTS = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
-_CROP_NAMES = [name for name, *_ in CROP_VARIANTS]
 _ROTATE_VARIANTS = [f"rotate:{degrees:+g}" for degrees in ROTATE_DEGREES]
 _TURNS = len(ROTATE_DEGREES)
 # Buffers one image can fill: the original, 7 flips and turns, a trimmed box per round, the
 # guesses.
-_MAX_BUFFERS = 1 + 7 + _ROUNDS + len(CROP_VARIANTS) + _TURNS
+_MAX_BUFFERS = 1 + 7 + _ROUNDS + len(CROP_VARIANTS) + len(CROP_GRID_VARIANTS) + _TURNS
 _NO_BUFFERS = np.empty((0, _SIZE, _SIZE), dtype=np.float32)
 _ONE_PAIR = np.zeros((1, 2), dtype=np.intp)
 # (row filter, column filter) of the exact dihedral buffers, filters 0 as listed, 1 flipped:
@@ -214,7 +242,7 @@ def pdq_variants(
     *,
     full_height: int | None = None,
     full_width: int | None = None,
-    families: Iterable[str] = ALL_VARIANTS,
+    families: Iterable[str] = DEFAULT_VARIANTS,
 ) -> list[PDQVariant]:
     """The canonical PDQ hash of a luma plane (first, named ``original``) and its variants.
 
@@ -256,15 +284,18 @@ def pdq_variants(
         mean = _mean(work)
         if "trim" in wanted:
             names += _trimmed(work, factor, stack[filled:])
-        if "crop" in wanted:
+        guesses = (CROP_VARIANTS if "crop" in wanted else ()) + (
+            CROP_GRID_VARIANTS if "cropgrid" in wanted else ()
+        )
+        if guesses:
             # The crop guesses take a plane of at most _WORK_SIDE pixels, which found 10% crops
             # more often; trimming and turning keep the finer one (5° turns needed it).
             if _block_factor(plane.shape, at_most=True) == _block_factor(plane.shape):
-                names += _uncropped(work, factor, mean, stack[filled + len(names) :])
+                names += _uncropped(work, factor, mean, stack[filled + len(names) :], guesses)
             else:
                 coarse, coarse_factor = _reduce(plane, full_h, full_w, at_most=True)
                 names += _uncropped(
-                    coarse, coarse_factor, _mean(coarse), stack[filled + len(names) :]
+                    coarse, coarse_factor, _mean(coarse), stack[filled + len(names) :], guesses
                 )
         if "rotate" in wanted:
             taps = _rotation_taps(*work.shape, factor, full_h, full_w)
@@ -433,22 +464,36 @@ def _dihedral_bands(
     return _bands([rows, rows[:, ::-1]]), _bands([cols, cols[:, ::-1]])
 
 
-def _uncropped(work: FloatArray, factor: int, mean: float, stack: FloatArray) -> list[str]:
+def _uncropped(
+    work: FloatArray,
+    factor: int,
+    mean: float,
+    stack: FloatArray,
+    guesses: tuple[tuple[str, float, float, float, float], ...],
+) -> list[str]:
     """Fill ``stack`` with the crop guesses' buffers: the plane filtered as if padded back out."""
     height, width = work.shape
-    row_bands, col_bands, pairs, sums = _crop_bands(height * factor, height, width * factor, width)
-    buffers = stack[: len(CROP_VARIANTS)]
+    row_bands, col_bands, pairs, sums = _crop_bands(
+        height * factor, height, width * factor, width, guesses
+    )
+    buffers = stack[: len(guesses)]
     kernels = _kernels()
     kernels.separable(work, *row_bands, *col_bands, pairs, buffers)
     # The padding fades from the edge pixels to the picture's mean (see _padded_axis): the
     # mean's share of each sample is 1 - (kept share along rows) x (kept share along columns),
     # a rank-2 term per variant.
     kernels.add_fade(buffers, mean, *sums)
-    return _CROP_NAMES
+    return [name for name, *_ in guesses]
 
 
 @functools.lru_cache(maxsize=64)
-def _crop_bands(full_h: int, height: int, full_w: int, width: int) -> tuple[
+def _crop_bands(
+    full_h: int,
+    height: int,
+    full_w: int,
+    width: int,
+    guesses: tuple[tuple[str, float, float, float, float], ...],
+) -> tuple[
     tuple[IntArray, FloatArray],
     tuple[IntArray, FloatArray],
     npt.NDArray[np.intp],
@@ -457,12 +502,12 @@ def _crop_bands(full_h: int, height: int, full_w: int, width: int) -> tuple[
     """The distinct row and column filters of the crop guesses (as bands), the (row, column)
     filter pair of each guess, and per guess the (total, kept) weight sums per sample along
     rows and along columns."""
-    row_keys = list(dict.fromkeys((t, b) for _, t, b, _l, _r in CROP_VARIANTS))
-    col_keys = list(dict.fromkeys((left, right) for _, _t, _b, left, right in CROP_VARIANTS))
+    row_keys = list(dict.fromkeys((t, b) for _, t, b, _l, _r in guesses))
+    col_keys = list(dict.fromkeys((left, right) for _, _t, _b, left, right in guesses))
     row_axes = [_padded_axis(full_h, height, *key) for key in row_keys]
     col_axes = [_padded_axis(full_w, width, *key) for key in col_keys]
     pairs = np.asarray(
-        [(row_keys.index((t, b)), col_keys.index((lf, rt))) for _, t, b, lf, rt in CROP_VARIANTS],
+        [(row_keys.index((t, b)), col_keys.index((lf, rt))) for _, t, b, lf, rt in guesses],
         dtype=np.intp,
     )
     row_sums = np.stack([sums for _, sums in row_axes])[pairs[:, 0]]
