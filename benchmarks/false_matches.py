@@ -41,11 +41,17 @@ import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from kavach.hashing import HashOptions, hash_bytes
-from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from kavach.signals.pdq import (
+    PDQ_MATCH_THRESHOLD,
+    PDQ_MIN_QUALITY,
+    PDQ_RELIABLE_GUESS_THRESHOLD,
+    PDQ_RELIABLE_THRESHOLD,
+)
 from kavach.signals.variants import (
     DEFAULT_VARIANTS,
     GUESS_THRESHOLD,
     GUESSED_VARIANTS,
+    RELIABLE_FAMILIES,
     parse_variants,
     variant_family,
 )
@@ -71,6 +77,7 @@ class Query:
     names: list[str]
     hashes: npt.NDArray[np.uint8]  # (hashes, 32)
     qualities: npt.NDArray[np.int64]
+    masks: npt.NDArray[np.uint8] | None = None  # (hashes, 32) reliable bits; zero rows: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,10 @@ class Tally:
     recall: dict[str, Recall] = field(default_factory=dict)
     closest: list[Close] = field(default_factory=list)
     closest_plain: list[Close] = field(default_factory=list)
+    reliable_margin: dict[str, int] = field(default_factory=dict)
+    """Smallest (reliable-bit distance - its threshold) between distinct photos, for the file's
+    own hash and trims ("exact") and for the guesses ("guessed"); negative: a false match."""
+    closest_reliable: list[Close] = field(default_factory=list)
 
 
 # -- hashing ---------------------------------------------------------------------------------
@@ -157,12 +168,14 @@ def hash_photo(
         if hashed.pdq is None or hashed.pdq_quality is None:
             raise SystemExit(f"{path} [{copy}]: not hashed ({hashed.error})")
         variants = hashed.pdq_variants or []
+        masks = [hashed.pdq_reliable, *(v.reliable for v in variants)]
         queries.append(
             Query(
                 copy,
                 ["original", *(v.name for v in variants)],
                 np.stack([_bits(hashed.pdq), *(_bits(v.hash) for v in variants)]),
                 np.asarray([hashed.pdq_quality, *(v.quality for v in variants)], dtype=np.int64),
+                np.stack([_bits(m) if m else np.zeros(32, np.uint8) for m in masks]),
             )
         )
     return Photo(name, _bits(record.pdq), record.pdq_quality, queries)
@@ -198,12 +211,16 @@ def tally(
     guess_threshold: int = GUESS_THRESHOLD,
     min_quality: int = PDQ_MIN_QUALITY,
     keep_closest: int = 10,
+    reliable: tuple[int, int] | None = (PDQ_RELIABLE_THRESHOLD, PDQ_RELIABLE_GUESS_THRESHOLD),
 ) -> Tally:
     """Compare every photo's copies with every other listed photo, and with its own for recall.
 
     Photos whose listed hash is below ``min_quality`` are not listed and not queried; a query
     hash below it is not looked up (as the matcher skips it). Guessed variants (crop, rotate)
-    match at ``min(threshold, guess_threshold)``, the others at ``threshold``.
+    match at ``min(threshold, guess_threshold)``, the others at ``threshold``. With
+    ``reliable`` (the thresholds for a file's own hash and trims, and for guesses), a hash that
+    carries a reliable-bit mask also matches on those bits alone, as the matcher's ``reliable``
+    family does.
     """
     listed_photos = [p for p in photos if p.quality >= min_quality]
     n = len(listed_photos)
@@ -212,10 +229,10 @@ def tally(
     guessed = min(threshold, guess_threshold)
     # Smallest distance from any copy of photo i to photo j's listed hash: the policy's hashes
     # and the canonical hash alone. The closest pairs are taken from these at the end.
-    nearest = {"policy": np.full((n, n), 256, np.int64), "plain": np.full((n, n), 256, np.int64)}
+    nearest = {kind: np.full((n, n), 256, np.int64) for kind in ("policy", "plain", "reliable")}
     for i, photo in enumerate(listed_photos):
         for query in photo.queries:
-            dist, hit = _compare(query, listed, min_quality, threshold, guessed)
+            dist, hit, margin = _compare(query, listed, min_quality, threshold, guessed, reliable)
             usable = query.qualities >= min_quality
 
             recall = out.recall.setdefault(query.copy, Recall())
@@ -238,12 +255,33 @@ def tally(
             for label, chosen in groups.items():
                 _count(out.rows.setdefault(label, Row()), others[chosen], other_hit[chosen])
 
+            if margin is not None:
+                guess = np.asarray([variant_family(n) in GUESSED_VARIANTS for n in query.names])
+                others_margin = margin.copy()
+                others_margin[:, i] = 256  # its own photo is not a false match
+                for label, chosen in (("exact", ~guess), ("guessed", guess)):
+                    if chosen.any():
+                        smallest = int(others_margin[chosen].min())
+                        if smallest < out.reliable_margin.get(label, 256):
+                            out.reliable_margin[label] = smallest
+                        nearest_margin = others_margin[chosen].min(axis=0)
+                        np.minimum(
+                            nearest["reliable"][i], nearest_margin, out=nearest["reliable"][i]
+                        )
             np.minimum(nearest["policy"][i], dist.min(axis=0), out=nearest["policy"][i])
             np.minimum(nearest["plain"][i], dist[0], out=nearest["plain"][i])
-    for kind in ("policy", "plain"):
+    for kind in ("policy", "plain", "reliable"):
         near = np.minimum(nearest[kind], nearest[kind].T)  # a pair, whichever side was queried
         near[np.tril_indices(n)] = 256
         flat = np.argsort(near, axis=None, kind="stable")[:keep_closest]
+        if kind == "reliable":
+            out.closest_reliable = [
+                Close(int(near.flat[k]), listed_photos[a].name, "", "", listed_photos[b].name)
+                for k in flat[:5]
+                if near.flat[k] < 256
+                for a, b in [divmod(int(k), n)]
+            ]
+            continue
         found = [
             _describe(listed_photos, listed, *divmod(int(k), n), kind == "plain", min_quality)
             for k in flat
@@ -257,18 +295,31 @@ def tally(
 
 
 def _compare(
-    query: Query, listed: npt.NDArray[np.uint8], min_quality: int, threshold: int, guessed: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    query: Query,
+    listed: npt.NDArray[np.uint8],
+    min_quality: int,
+    threshold: int,
+    guessed: int,
+    reliable: tuple[int, int] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64] | None]:
     """Distances of a query's hashes to every listed hash (256 where the hash is below
-    ``min_quality``), and which of them match."""
-    dist = np.bitwise_count(query.hashes[:, None, :] ^ listed[None, :, :]).sum(
-        axis=2, dtype=np.int64
-    )
-    dist[query.qualities < min_quality] = 256
-    limit = np.asarray(
-        [guessed if variant_family(v) in GUESSED_VARIANTS else threshold for v in query.names]
-    )
-    return dist, dist <= limit[:, None]
+    ``min_quality``), which of them match, and (with ``reliable``) each reliable-bit distance
+    minus its threshold (256 where the hash has no mask or is not compared that way)."""
+    flipped = query.hashes[:, None, :] ^ listed[None, :, :]
+    dist = np.bitwise_count(flipped).sum(axis=2, dtype=np.int64)
+    low = query.qualities < min_quality
+    dist[low] = 256
+    families = [variant_family(v) for v in query.names]
+    limit = np.asarray([guessed if f in GUESSED_VARIANTS else threshold for f in families])
+    hit = dist <= limit[:, None]
+    if reliable is None or query.masks is None:
+        return dist, hit, None
+    exact, guess = reliable
+    rlimit = np.asarray([min(guess, exact) if f in GUESSED_VARIANTS else exact for f in families])
+    masked = np.bitwise_count(flipped & query.masks[:, None, :]).sum(axis=2, dtype=np.int64)
+    compared = ~low & query.masks.any(axis=1) & np.isin(families, list(RELIABLE_FAMILIES))
+    margin = np.where(compared[:, None], masked - rlimit[:, None], 256)
+    return dist, hit | (margin <= 0), margin
 
 
 def _describe(
@@ -283,7 +334,7 @@ def _describe(
     best: Close | None = None
     for i, j in ((a, b), (b, a)):
         for query in photos[i].queries:
-            dist, _ = _compare(query, listed[j : j + 1], min_quality, 256, 256)
+            dist, _, _ = _compare(query, listed[j : j + 1], min_quality, 256, 256)
             rows = dist[:1] if plain else dist
             k = int(np.argmin(rows[:, 0]))
             if best is None or rows[k, 0] < best.distance:
@@ -342,6 +393,14 @@ def report(result: Tally, threshold: int) -> str:
         if rec.missed:
             more = f" and {len(rec.missed) - 8} more" if len(rec.missed) > 8 else ""
             lines.append(f"{'':<30} missed: {', '.join(rec.missed[:8])}{more}")
+    if result.reliable_margin:
+        lines += [
+            "",
+            "reliable bits: smallest distance between distinct photos minus its threshold: "
+            + ", ".join(f"{k} {v}" for k, v in result.reliable_margin.items())
+            + " (negative: a false match)",
+        ]
+        lines += [f"  {c.distance:>3}  {c.query}  ~  {c.listed}" for c in result.closest_reliable]
     for title, closest in (
         ("closest distinct photos, policy", result.closest),
         ("closest distinct photos, plain PDQ", result.closest_plain),
@@ -359,7 +418,9 @@ def report(result: Tally, threshold: int) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="folders of distinct photos (recursive)")
-    parser.add_argument("--variants", default="default", help="families (default: all four)")
+    parser.add_argument(
+        "--variants", default="default", help="families (default: the default policy)"
+    )
     parser.add_argument(
         "--copies",
         default=",".join(COPIES),
@@ -367,6 +428,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--threshold", type=int, default=PDQ_MATCH_THRESHOLD)
     parser.add_argument("--guess-threshold", type=int, default=GUESS_THRESHOLD)
+    parser.add_argument("--reliable-threshold", type=int, default=PDQ_RELIABLE_THRESHOLD)
+    parser.add_argument(
+        "--reliable-guess-threshold", type=int, default=PDQ_RELIABLE_GUESS_THRESHOLD
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
     parser.add_argument("--closest", type=int, default=10, help="closest pairs printed")
     parser.add_argument("--jobs", type=int, default=MAX_JOBS, help="worker processes (1-2)")
@@ -389,6 +454,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         threshold=args.threshold,
         guess_threshold=args.guess_threshold,
         keep_closest=args.closest,
+        reliable=(args.reliable_threshold, args.reliable_guess_threshold)
+        if "reliable" in families
+        else None,
     )
     print(
         f"{len(photos)} photos, copies: {', '.join(copies)}; policy: "

@@ -130,3 +130,28 @@ def test_main_prints_the_tables(fm: ModuleType, folder: Path, capsys) -> None:
     assert "closest distinct photos, policy" in out
     with pytest.raises(SystemExit):
         fm.main([str(folder), "--copies", "sepia"])
+
+
+def test_reliable_bits_are_compared_and_their_margin_reported(fm: ModuleType, photos: list) -> None:
+    for photo in photos:
+        for query in photo.queries:
+            assert query.masks is not None
+            carries = query.masks.any(axis=1)
+            # Every hash carries its mask (the flips too; the rule skips them, not the hashing).
+            assert carries.all(), [n for n, c in zip(query.names, carries, strict=True) if not c]
+    result = fm.tally(photos)
+    assert set(result.reliable_margin) == {"exact", "guessed"}
+    assert min(result.reliable_margin.values()) > 0  # distinct scenes: no reliable match
+    off = fm.tally(photos, reliable=None)
+    assert off.reliable_margin == {}
+    # A copy whose own reliable bits are all that agree still counts as found: flip 40 of the
+    # listed hash's bits outside the query's mask and the whole-hash comparison misses it.
+    photo = photos[0]
+    query = photo.queries[0]
+    bits = np.unpackbits(photo.listed)
+    unreliable = np.flatnonzero(np.unpackbits(query.masks[0]) == 0)[:40]
+    bits[unreliable] ^= 1
+    moved = fm.Photo(photo.name, np.packbits(bits), photo.quality, photo.queries)
+    whole = fm.tally([moved, *photos[1:]], reliable=None).recall["as is"]
+    masked = fm.tally([moved, *photos[1:]]).recall["as is"]
+    assert masked.policy == whole.policy + 1

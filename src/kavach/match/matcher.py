@@ -40,7 +40,12 @@ from kavach.index import ExactIndex, PDQIndex
 from kavach.match.models import Match, MatchLabel, MatchPolicy
 from kavach.signals.pdq import PDQ_MIN_QUALITY, PDQ_RELIABLE_BITS
 from kavach.signals.types import SignalType, format_hash, video_key
-from kavach.signals.variants import GUESSED_VARIANTS, bank_variants, variant_family
+from kavach.signals.variants import (
+    GUESSED_VARIANTS,
+    RELIABLE_FAMILIES,
+    bank_variants,
+    variant_family,
+)
 
 if TYPE_CHECKING:
     from kavach.match.video import VideoIndex
@@ -382,7 +387,7 @@ class Matcher:
         families = [variant_family(v or "original") for v in variants]
         has_mask = np.asarray(
             [
-                m is not None and f in _RELIABLE_FAMILIES
+                m is not None and f in RELIABLE_FAMILIES
                 for m, f in zip(masks, families, strict=True)
             ],
             dtype=np.bool_,
@@ -555,13 +560,6 @@ class Matcher:
         except OSError as exc:
             # A cache that cannot be written only costs time on the next run.
             log.warning("could not write the index cache in %s: %s", folder, exc)
-
-
-# Hashes looked up by their reliable bits too. Not the seven flips and turns: a reliable lookup
-# costs 2-3x a whole-hash one (docs/index.md) and they gained nothing measurable
-# (benchmarks/robustness.py), while the file's own hash (watermarks), its trimmed boxes and the
-# crop and turn guesses did.
-_RELIABLE_FAMILIES = frozenset({"original", "trim", "crop", "rotate", "cropgrid"})
 
 
 def _scaled(threshold: int) -> int:

@@ -57,6 +57,7 @@ __all__ = [
     "DEFAULT_VARIANTS",
     "GUESSED_VARIANTS",
     "GUESS_THRESHOLD",
+    "RELIABLE_FAMILIES",
     "PDQVariant",
     "bank_variants",
     "content_box",
@@ -88,6 +89,11 @@ A bank can accept fewer (``kavach bank create --variants``); a command can ask f
 GUESSED_VARIANTS: frozenset[str] = frozenset({"crop", "rotate", "cropgrid"})
 """Families that guess at an edit (how much was cut, how far it was turned) rather than undo a
 detected one; :attr:`~kavach.match.MatchPolicy.guess_threshold` applies to them."""
+
+RELIABLE_FAMILIES: frozenset[str] = frozenset({"original", "trim", "crop", "rotate", "cropgrid"})
+"""The hashes that the ``reliable`` family also compares on their reliable bits: not the seven
+flips and turns, which gained nothing measurable (benchmarks/robustness.py) while a reliable
+lookup costs 2-3x a whole-hash one (docs/index.md)."""
 
 GUESS_THRESHOLD = 31
 """The largest distance at which a guessed variant matches by default: the same as a file's own
