@@ -237,7 +237,8 @@ def tally(
 
             recall = out.recall.setdefault(query.copy, Recall())
             recall.queries += 1
-            recall.plain += bool(hit[0, i])
+            # Plain PDQ: the canonical hash, whole, at the threshold (no variant, no mask).
+            recall.plain += bool(dist[0, i] <= threshold)
             if hit[:, i].any():
                 recall.policy += 1
                 best = int(np.argmin(np.where(hit[:, i], dist[:, i], 257)))
@@ -247,13 +248,15 @@ def tally(
 
             others = np.delete(dist, i, axis=1)
             other_hit = np.delete(hit, i, axis=1)
+            plain_hit = others[:1] <= threshold
             out.query_pairs += others.shape[1]
             families = np.asarray([variant_family(name) for name in query.names])
             groups = {"plain PDQ": np.arange(len(families)) == 0, "policy": usable}
             for family in sorted(set(families.tolist()) - {"original"}):
                 groups[family] = (families == family) & usable
             for label, chosen in groups.items():
-                _count(out.rows.setdefault(label, Row()), others[chosen], other_hit[chosen])
+                matched = plain_hit if label == "plain PDQ" else other_hit[chosen]
+                _count(out.rows.setdefault(label, Row()), others[chosen], matched)
 
             if margin is not None:
                 guess = np.asarray([variant_family(n) in GUESSED_VARIANTS for n in query.names])
