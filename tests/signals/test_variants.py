@@ -186,8 +186,8 @@ def test_crop_variants_undo_small_crops(box: tuple[float, float, float, float]) 
     assert found >= 3
 
 
-@pytest.mark.parametrize("degrees", [4, -5])
-def test_rotate_variants_undo_small_rotations(degrees: int) -> None:
+@pytest.mark.parametrize("degrees", [3, -4.5])
+def test_rotate_variants_undo_small_rotations(degrees: float) -> None:
     found = 0
     for seed in SEEDS[:4]:
         # Black corners, as a phone's or an editor's turn leaves them.
