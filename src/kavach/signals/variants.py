@@ -322,20 +322,7 @@ def pdq_variants(
     else:
         names = ["original", *names]
         source, transposed = _IN_ORDER, _AS_IS
-    count = len(names)
-    packed = np.empty((count, 32), dtype=np.uint8)
-    qualities = np.empty(count, dtype=np.int64)
-    reliable = np.empty((count if masks else 0, 32), dtype=np.uint8)
-    kernels.hash_stack(
-        dcts,
-        buffers,
-        source[:count],
-        transposed[:count],
-        packed,
-        qualities,
-        reliable,
-        PDQ_RELIABLE_BITS,
-    )
+    packed, qualities, reliable = _hash_stack(dcts, buffers, source, transposed, len(names), masks)
     if masks:
         out = [
             PDQVariant(name, PDQHash(bits, q, mask))
@@ -350,19 +337,8 @@ def pdq_variants(
         # Sign flips and transposes of the original's DCT (pdq._dihedral_dcts), which share
         # its quality.
         turned = np.stack(_dihedral_dcts(dct)[1:])
-        seven = len(turned)
-        flipped = np.empty((seven, 32), dtype=np.uint8)
-        ignored = np.empty(seven, dtype=np.int64)
-        flipped_masks = np.empty((seven if masks else 0, 32), dtype=np.uint8)
-        kernels.hash_stack(
-            turned,
-            _NO_BUFFERS,
-            _IN_ORDER[:seven],
-            _AS_IS[:seven],
-            flipped,
-            ignored,
-            flipped_masks,
-            PDQ_RELIABLE_BITS,
+        flipped, _, flipped_masks = _hash_stack(
+            turned, _NO_BUFFERS, _IN_ORDER, _AS_IS, len(turned), masks
         )
         quality = out[0].hash.quality
         out[1:1] = [
@@ -400,19 +376,33 @@ def _mean(plane: FloatArray) -> float:
 
 def _masks_of(dcts: FloatArray) -> npt.NDArray[np.uint8]:
     """Reliable-bit masks of a stack of DCTs."""
-    count = len(dcts)
-    masks = np.empty((count, 32), dtype=np.uint8)
+    return _hash_stack(dcts, _NO_BUFFERS, _IN_ORDER, _AS_IS, len(dcts), True)[2]
+
+
+def _hash_stack(
+    dcts: FloatArray,
+    buffers: FloatArray,
+    source: IntArray,
+    transposed: npt.NDArray[np.bool_],
+    count: int,
+    masks: bool,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """Bits, qualities and (when ``masks``, else no rows) reliable-bit masks of ``count``
+    hashes, in one kernel call (see ``_variant_kernels.hash_stack``)."""
+    packed = np.empty((count, 32), dtype=np.uint8)
+    qualities = np.empty(count, dtype=np.int64)
+    reliable = np.empty((count if masks else 0, 32), dtype=np.uint8)
     _kernels().hash_stack(
         dcts,
-        _NO_BUFFERS,
-        _IN_ORDER[:count],
-        _AS_IS[:count],
-        np.empty((count, 32), dtype=np.uint8),
-        np.empty(count, dtype=np.int64),
-        masks,
+        buffers,
+        source[:count],
+        transposed[:count],
+        packed,
+        qualities,
+        reliable,
         PDQ_RELIABLE_BITS,
     )
-    return masks
+    return packed, qualities, reliable
 
 
 def _content_boxes(grey: FloatArray) -> npt.NDArray[np.int64]:
