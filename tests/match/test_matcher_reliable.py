@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session, sessionmaker
 
 from kavach.banks.service import get_bank, set_bank_variants
@@ -13,7 +12,7 @@ from kavach.signals.pdq import PDQ_RELIABLE_BITS
 from kavach.signals.types import SignalType
 from kavach.store.db import session_scope
 from tests.match.helpers import A1, good_seeds, image_bytes, list_record, make_bank
-from tests.support.images import encode, scene
+from tests.support.images import encode, scene, watermarked
 
 SEEDS = good_seeds(2)
 
@@ -128,19 +127,6 @@ def test_flips_and_turns_are_not_looked_up_by_their_reliable_bits(
     assert m.reliable_distance == 5
 
 
-def _watermarked(image: Image.Image) -> Image.Image:
-    """A large half-transparent mark: a disk top left and a bar bottom right (as a logo and a
-    handle would be)."""
-    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    w, h = image.size
-    draw.ellipse((w // 18, w // 18, 3 * w // 18, 3 * w // 18), fill=(255, 255, 255, 110))
-    draw.rectangle(
-        (w - 7 * w // 18, h - w // 9, w - w // 36, h - w // 18), fill=(255, 255, 255, 150)
-    )
-    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
-
-
 # Scenes whose watermarked copy lands 38-44 bits from the original on the whole hash (missed by
 # plain PDQ) and 13-19 on its reliable bits.
 WATERMARK_SEEDS = (11, 13, 17, 19, 24)
@@ -152,7 +138,7 @@ def test_watermarked_copies_are_found_by_their_reliable_bits(
     pictures = [scene(640, 480, seed=seed) for seed in WATERMARK_SEEDS]
     listed = [hash_bytes(encode(p, quality=95)) for p in pictures]
     make_bank(factory, "hotline", [list_record(r, [A1], pdq_only=True) for r in listed])
-    copies = [hash_bytes(encode(_watermarked(p), quality=85)) for p in pictures]
+    copies = [hash_bytes(encode(watermarked(p), quality=85)) for p in pictures]
     found = Matcher(factory, ["hotline"]).match_records(copies)
     for record, copy, matches in zip(listed, copies, found, strict=True):
         [m] = matches  # its own original, and no other picture

@@ -172,6 +172,33 @@ def test_lookup_exact_and_near_and_submission_records_a_match(
     assert [s["id"] for s in listed["items"]] == [verdict["submission_id"]]
 
 
+def test_an_upload_found_by_its_reliable_bits_says_so(
+    client: httpx.Client, keys: dict[Role, str]
+) -> None:
+    from tests.support.images import encode, scene, watermarked
+
+    admin, platform = keys[Role.ADMIN], keys[Role.PLATFORM]
+    picture = scene(640, 480, seed=11)  # its marked copy is 42 bits off, 15 on reliable bits
+    listed = hash_bytes(encode(picture, quality=95))
+    bank = _bank(client, admin)
+    _add(client, admin, bank, ("pdq", listed.pdq or ""))
+    _wait_for_version(client, admin, bank)
+    verdict = client.post(
+        "/api/v1/submissions/upload",
+        files={"file": ("w.jpg", encode(watermarked(picture), quality=85))},
+        data={"content_id": "c-wm", "banks": bank},
+        headers=auth(platform),
+    ).json()
+    [m] = verdict["matches"]
+    assert m["variant"] == "original"
+    assert m["distance"] > 31
+    assert 0 <= m["reliable_distance"] <= 23
+    recorded = client.get(
+        f"/api/v1/matches/{verdict['submission_id']}", headers=auth(platform)
+    ).json()
+    assert recorded["matches"][0]["reliable_distance"] == m["reliable_distance"]
+
+
 def test_organisation_scope(
     client: httpx.Client, keys: dict[Role, str], other_keys: dict[Role, str]
 ) -> None:
