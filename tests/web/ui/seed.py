@@ -58,7 +58,9 @@ def seed_case(engine: Engine, vault: Vault, *, org: str = "Org A", tag: str = "a
                         "value": f"{n + 7:02x}" * 32,
                         "distance": distance,
                         "labels": [{"scheme": "industry", "value": label}],
-                        "variant": "flip-h" if n == 1 else None,
+                        "variant": "flip-h" if n == 1 else ("original" if n == 2 else None),
+                        # Item 2 was found by its reliable bits alone (docs/robustness.md).
+                        **({"reliable_distance": 17} if n == 2 else {}),
                     }
                 ],
                 metadata={"file_name": f"IMG_{n}.jpg", "uploader_ip": "203.0.113.7"},

@@ -63,6 +63,16 @@ def test_item_page_without_media_shows_hashes_matches_and_metadata(
     assert "media.reveal" not in actions
 
 
+def test_a_match_found_by_reliable_bits_says_so_on_the_item_page(
+    client: TestClient, seeded: Seeded
+) -> None:
+    login(client, "alice")
+    html = client.get(f"/console/items/{seeded.item_ids[2]}").text
+    assert "original · reliable bits 17/192" in html
+    other = client.get(f"/console/items/{seeded.item_ids[1]}").text
+    assert "reliable bits" not in other
+
+
 def test_item_with_media_is_blurred_until_revealed_and_the_reveal_is_audited(
     client: TestClient, seeded: Seeded, engine: Engine
 ) -> None:
