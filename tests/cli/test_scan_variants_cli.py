@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 from tests.cli.test_scan_cli import SEEDS, _database, database_url, engine, hotline
 from tests.match.helpers import image_bytes
 from tests.support.cli import run
-from tests.support.images import encode
+from tests.support.images import encode, scene, watermarked
 
 __all__ = ["_database", "database_url", "engine", "hotline"]
 
@@ -98,3 +98,35 @@ def test_match_hashes_a_file_with_the_variants(
     code, _, err = run(capsys, "match", "--media", str(broken), "-b", "hotline")
     assert code == 2
     assert "broken.jpg" in err
+
+
+def test_a_watermarked_copy_is_found_by_its_reliable_bits(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, hotline: Path
+) -> None:
+    picture = scene(640, 480, seed=11)  # its marked copy is 42 bits off, 15 on reliable bits
+    listed = tmp_path / "listed"
+    listed.mkdir()
+    (listed / "original.jpg").write_bytes(encode(picture, quality=95))
+    assert run(capsys, "bank", "add", "hotline", str(listed), "-j", "1")[0] == 0
+    device = tmp_path / "device"
+    device.mkdir()
+    (device / "marked.jpg").write_bytes(encode(watermarked(picture), quality=85))
+    out = tmp_path / "scan.jsonl"
+    code, stdout, err = run(
+        capsys, "scan", str(device), "-b", "hotline", "-j", "1", "--out", str(out)
+    )
+    assert code == 1, err
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    (match,) = record["matches"]
+    assert match["variant"] == "original"
+    assert match["distance"] > 31
+    assert 0 <= match["reliable_distance"] <= 23
+    code, stdout, _ = run(capsys, "scan", str(device), "-b", "hotline", "-j", "1")
+    assert f"(original, reliable bits {match['reliable_distance']}/192)" in stdout
+    # Without the reliable family the whole hash alone is too far off.
+    variants = ("--variants", "dihedral,trim,crop,rotate")
+    assert run(capsys, "scan", str(device), "-b", "hotline", "-j", "1", *variants)[0] == 0
+    code, stdout, _ = run(capsys, "match", "--media", str(device / "marked.jpg"), "-b", "hotline")
+    assert code == 1
+    [result] = json.loads(stdout)
+    assert [m["reliable_distance"] for m in result["matches"]] == [match["reliable_distance"]]
