@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from kavach import audit
 from kavach.banks.service import ensure_organisation
 from kavach.cases import service as cases
+from kavach.cases.intake import match_dict
 from kavach.cases.models import Case
 from kavach.errors import InputError, NotFoundError
 from kavach.jobs.queue import enqueue
@@ -360,16 +361,9 @@ def _add_matches_to_case(session: Session, item: TakedownItem, result: CheckResu
             kind="url",
             url=media.url,
             hashes={k: v for k, v in (("sha256", media.sha256), ("pdq", media.pdq)) if v},
-            matches=[
-                {
-                    "bank": m.bank,
-                    "signal_type": m.signal_type.value,
-                    "value": m.value,
-                    "distance": m.distance,
-                    "labels": [{"scheme": lb.scheme, "value": lb.value} for lb in m.labels],
-                }
-                for m in media.matches
-            ],
+            # As every other intake stores them: how a match was found (variant, reliable
+            # bits) reaches the reviewer with it.
+            matches=[match_dict(m) for m in media.matches],
             metadata={"takedown_reference": item.reference, "page": item.url},
             actor=_ACTOR,
         )
