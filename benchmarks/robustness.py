@@ -17,6 +17,8 @@ decode, as partners hash); each transformed copy is hashed the way a scan hashes
     python benchmarks/robustness.py            # the full run (a few minutes on 2 cores)
     python benchmarks/robustness.py --quick    # fewer images, for a smoke test
     python benchmarks/robustness.py --sizes    # only the hashing cost by picture size
+    python benchmarks/robustness.py --photos /tmp/photos --photo-limit 200 --photos-only
+                                               # real photographs as the originals
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from kavach.signals.variants import (
 )
 
 Transform = Callable[[Image.Image], bytes]
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 SIZES = ((1600, 1200), (1200, 1600), (1280, 720), (1024, 1024), (1000, 750), (720, 1280))
 REFERENCE = (
     Path(os.environ.get("KAVACH_TESTDATA", Path(__file__).resolve().parents[2] / "shared/testdata"))
@@ -107,6 +110,11 @@ def main() -> None:
         default=PDQ_RELIABLE_GUESS_THRESHOLD,
         help="the same for guessed variants (crop, rotate)",
     )
+    parser.add_argument("--photos", default="", help="a folder of photos to add as originals")
+    parser.add_argument("--photo-limit", type=int, default=0, help="at most this many photos")
+    parser.add_argument(
+        "--photos-only", action="store_true", help="no generated scenes or reference photos"
+    )
     parser.add_argument(
         "--only", default="", help="measure only the transforms whose name matches this regex"
     )
@@ -114,9 +122,19 @@ def main() -> None:
     families = frozenset(p for p in args.variants.split(",") if p)
     count = args.images or (12 if args.quick else 40)
 
-    originals = [scene(*SIZES[i % len(SIZES)], seed=1000 + i) for i in range(count)]
-    if REFERENCE.exists() and not args.quick:
-        originals += [_load(REFERENCE / name) for name in REFERENCE_PHOTOS]
+    originals = []
+    if not args.photos_only:
+        originals += [scene(*SIZES[i % len(SIZES)], seed=1000 + i) for i in range(count)]
+        if REFERENCE.exists() and not args.quick:
+            originals += [_load(REFERENCE / name) for name in REFERENCE_PHOTOS]
+    if args.photos:
+        # Real photographs as originals (e.g. the set of docs/benchmarks.md, *False matches on
+        # real photographs*): every N-th file, so a limit still spans all the set's folders.
+        files = sorted(
+            p for p in Path(args.photos).rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
+        )
+        step = max(1, len(files) // args.photo_limit) if args.photo_limit else 1
+        originals += [_load(p) for p in files[::step][: args.photo_limit or None]]
     listed, listed_quality = _listed(originals)
     keep = [i for i, q in enumerate(listed_quality) if q >= PDQ_MIN_QUALITY]
     originals = [originals[i] for i in keep]
