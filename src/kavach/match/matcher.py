@@ -304,6 +304,7 @@ class Matcher:
             owner = np.asarray(owners, dtype=np.int64)
             families = [None if v is None else variant_family(v) for v in variants]
             radii = np.asarray([self._radius(st, f) for f in families], dtype=np.int64)
+            reliable = self._reliable_radii(families, masks) if st is SignalType.PDQ else None
             for bank in self._banks.values():
                 index = bank.indexes.get(st)
                 if index is None or len(index) == 0:
@@ -330,8 +331,11 @@ class Matcher:
                         strict=True,
                     ):
                         _keep(best[row], entry_id, _Found(distance, query, variants[query]))
-                if st is SignalType.PDQ and isinstance(index, PDQIndex):
-                    self._match_reliable(index, bank, rows, masks, usable, owner, variants, best)
+                if reliable is not None and isinstance(index, PDQIndex):
+                    self._match_reliable(
+                        index, bank, rows, masks, reliable, usable & (reliable >= 0), owner,
+                        variants, best,
+                    )  # fmt: skip
         shares = self._match_videos(videos, best)
         wanted = {entry_id for found in best for entry_id in found}
         details = self._lookup(wanted)
@@ -368,41 +372,50 @@ class Matcher:
             results.append(matches)
         return results
 
+    def _reliable_radii(
+        self, families: list[str | None], masks: list[bytes | None]
+    ) -> NDArray[np.int64] | None:
+        """Per PDQ query, the radius of its lookup on its reliable bits (-1: none), or None when
+        the policy does not look hashes up that way."""
+        if "reliable" not in self.policy.variants:
+            return None
+        policy = self.policy
+        # Never looser than the whole-hash thresholds scaled to the reliable bits (31 -> 23).
+        exact = min(policy.reliable_threshold, _scaled(policy.threshold))
+        guess = min(
+            exact,
+            policy.reliable_guess_threshold,
+            _scaled(min(policy.threshold, policy.guess_threshold)),
+        )
+        return np.asarray(
+            [
+                -1
+                if mask is None or family not in RELIABLE_FAMILIES
+                else guess
+                if family in GUESSED_VARIANTS
+                else exact
+                for family, mask in zip(families, masks, strict=True)
+            ],
+            dtype=np.int64,
+        )
+
     def _match_reliable(
         self,
         index: PDQIndex,
         bank: _BankIndexes,
         rows: NDArray[np.uint8],
         masks: list[bytes | None],
+        radii: NDArray[np.int64],
         usable: NDArray[np.bool_],
         owner: NDArray[np.int64],
         variants: list[str | None],
         best: list[dict[int, _Found]],
     ) -> None:
-        """Look the PDQ queries that carry a reliable-bit mask up by those bits alone."""
-        if "reliable" not in self.policy.variants or (
-            bank.variants is not None and "reliable" not in bank.variants
-        ):
+        """Look the PDQ queries with a reliable radius up by their reliable bits alone."""
+        if bank.variants is not None and "reliable" not in bank.variants:
             return
-        families = [variant_family(v or "original") for v in variants]
-        has_mask = np.asarray(
-            [
-                m is not None and f in RELIABLE_FAMILIES
-                for m, f in zip(masks, families, strict=True)
-            ],
-            dtype=np.bool_,
-        )
-        guessed = np.asarray([f in GUESSED_VARIANTS for f in families], dtype=np.bool_)
-        policy = self.policy
-        # Never looser than the whole-hash thresholds scaled to the reliable bits (31 -> 23).
-        exact = min(policy.reliable_threshold, _scaled(policy.threshold))
-        guess = min(
-            exact, policy.reliable_guess_threshold, _scaled(self._radius(SignalType.PDQ, "crop"))
-        )
-        for radius, group in ((exact, ~guessed), (guess, guessed)):
-            chosen = np.flatnonzero(usable & has_mask & group)
-            if len(chosen) == 0:
-                continue
+        for radius in np.unique(radii[usable]).tolist():
+            chosen = np.flatnonzero(usable & (radii == radius))
             mask_rows = np.frombuffer(b"".join(masks[i] or b"" for i in chosen), dtype=np.uint8)
             found = index.search_reliable(
                 rows[chosen], mask_rows.reshape(len(chosen), 32), radius, threads=self._threads
@@ -416,8 +429,9 @@ class Matcher:
                 found.reliable_distances.tolist(),
                 strict=True,
             ):
-                # Within the full-hash threshold it was already found as an ordinary match.
-                if distance > self._radius(SignalType.PDQ, families[query]):
+                # Within the whole-hash threshold it was already found as an ordinary match.
+                family = variant_family(variants[query] or "original")
+                if distance > self._radius(SignalType.PDQ, family):
                     _keep(best[row], entry_id, _Found(distance, query, variants[query], reliable))
 
     def _match_videos(

@@ -78,9 +78,10 @@ _PASSES = 2
 class PDQHash:
     """A PDQ hash (32 packed bytes, hex order) with its quality (0–100).
 
-    ``reliable``, when the hash was computed here (not parsed), is a mask in the same bit order
-    with the :data:`PDQ_RELIABLE_BITS` bits set whose coefficients were farthest from the
-    median: a lookup may compare those alone (docs/robustness.md, *Reliable bits*).
+    ``reliable``, for a file's own hash computed here (not parsed) and for the variants hashed
+    with the ``reliable`` family, is a mask in the same bit order with the
+    :data:`PDQ_RELIABLE_BITS` bits set whose coefficients were farthest from the median: a
+    lookup may compare those alone (docs/robustness.md, *Reliable bits*).
     """
 
     hash: HashArray
@@ -140,10 +141,14 @@ def pdq_from_luma(
     buffer64 = rows @ (plane @ cols.T)
     quality = _quality(buffer64)
     dct = _DCT @ buffer64 @ _DCT.T
+    # Only the file's own hash gets a mask: the matcher never compares flips on their reliable
+    # bits, and eight masks would cost ~100 µs on every `--dihedral` hash.
+    mask = _reliable(dct)
     if not dihedral:
-        return [PDQHash(_threshold(dct), quality, _reliable(dct))]
+        return [PDQHash(_threshold(dct), quality, mask)]
     return [
-        PDQHash(_threshold(variant), quality, _reliable(variant)) for variant in _dihedral_dcts(dct)
+        PDQHash(_threshold(variant), quality, mask if k == 0 else None)
+        for k, variant in enumerate(_dihedral_dcts(dct))
     ]
 
 
