@@ -438,3 +438,60 @@ def test_crop_grid_undoes_crops_off_centre_in_both_directions(
         found_default += found(_variants(cropped), _listed(seed))
     assert found_grid >= 3
     assert found_grid >= found_default
+
+
+@pytest.mark.parametrize("size", [(480, 360), (1600, 1200)], ids=["exact-flips", "dct-flips"])
+def test_variant_arrays_are_the_variants(size: tuple[int, int]) -> None:
+    from kavach.signals.variants import pdq_variant_arrays
+
+    decoded = decode_image(encode(scene(*size, seed=21), quality=85))
+    shape = {"full_height": decoded.height, "full_width": decoded.width}
+    for families in (set(), {"reliable"}, {"dihedral"}, DEFAULT_VARIANTS, set(ALL_VARIANTS)):
+        listed = pdq_variants(decoded.luma, **shape, families=families)
+        found = pdq_variant_arrays(decoded.luma, **shape, families=families)
+        assert found.names == [v.name for v in listed]
+        assert found.qualities == [v.hash.quality for v in listed]
+        assert found.packed.shape == (len(listed), 32)
+        assert [bytes(row) for row in found.packed] == [bytes(v.hash.hash) for v in listed]
+        if "reliable" in families:
+            assert found.reliable is not None
+            assert [bytes(row) for row in found.reliable] == [
+                bytes(v.hash.reliable) for v in listed
+            ]
+        else:
+            assert found.reliable is None
+            assert all(v.hash.reliable is None for v in listed)
+
+
+def test_hashed_variants_are_the_variants() -> None:
+    from kavach.hashing import HashOptions, VariantHash, hash_bytes
+
+    data = encode(scene(480, 360, seed=22), quality=85)
+    decoded = decode_image(data)
+    for variants, dihedral in ((frozenset(ALL_VARIANTS), False), (DEFAULT_VARIANTS, True)):
+        # The families hashed alike (dihedral is one of the defaults): the same products.
+        listed = pdq_variants(
+            decoded.luma,
+            full_height=decoded.height,
+            full_width=decoded.width,
+            families=variants,
+        )
+        record = hash_bytes(data, HashOptions(variants=variants, dihedral=dihedral))
+        expected = [
+            VariantHash(
+                v.name,
+                v.hash.hex,
+                v.hash.quality,
+                None if v.hash.reliable is None else bytes(v.hash.reliable).hex(),
+            )
+            for v in listed[1:]
+            if variant_family(v.name) in variants
+        ]
+        assert record.pdq_variants == expected
+        assert len({hash(v) for v in record.pdq_variants}) > 1
+        assert record.pdq == listed[0].hash.hex
+        assert listed[0].hash.reliable is not None
+        assert record.pdq_reliable == bytes(listed[0].hash.reliable).hex()
+        if dihedral:
+            assert record.pdq_dihedral is not None
+            assert list(record.pdq_dihedral.values()) == [v.hash.hex for v in listed[:8]]

@@ -59,9 +59,11 @@ __all__ = [
     "GUESS_THRESHOLD",
     "RELIABLE_FAMILIES",
     "PDQVariant",
+    "VariantArrays",
     "bank_variants",
     "content_box",
     "parse_variants",
+    "pdq_variant_arrays",
     "pdq_variants",
     "variant_family",
 ]
@@ -246,6 +248,18 @@ def variant_family(name: str) -> str:
 _FAMILIES = {"trimmed": "trim"}
 
 
+@dataclass(frozen=True, slots=True)
+class VariantArrays:
+    """The hashes of :func:`pdq_variant_arrays`, row ``k`` named ``names[k]``."""
+
+    names: list[str]
+    packed: npt.NDArray[np.uint8]
+    """``[n, 32]`` packed hashes, hex order."""
+    qualities: list[int]
+    reliable: npt.NDArray[np.uint8] | None
+    """``[n, 32]`` reliable-bit masks, with the ``reliable`` family (else ``None``)."""
+
+
 def pdq_variants(
     luma: npt.ArrayLike,
     *,
@@ -259,6 +273,31 @@ def pdq_variants(
     original is bit for bit what that function returns. Two variants may share a hash (a
     symmetric picture's flips); the matcher looks each value up once.
     """
+    found = pdq_variant_arrays(
+        luma, full_height=full_height, full_width=full_width, families=families
+    )
+    if found.reliable is None:
+        return [
+            PDQVariant(name, PDQHash(bits, quality))
+            for name, bits, quality in zip(found.names, found.packed, found.qualities, strict=True)
+        ]
+    return [
+        PDQVariant(name, PDQHash(bits, quality, mask))
+        for name, bits, quality, mask in zip(
+            found.names, found.packed, found.qualities, found.reliable, strict=True
+        )
+    ]
+
+
+def pdq_variant_arrays(
+    luma: npt.ArrayLike,
+    *,
+    full_height: int | None = None,
+    full_width: int | None = None,
+    families: Iterable[str] = DEFAULT_VARIANTS,
+) -> VariantArrays:
+    """:func:`pdq_variants` as arrays, for a caller that wants the hashes as bytes or hex: ~70
+    PDQVariant and PDQHash objects cost ~2 µs each, a fifth of what hashing them costs."""
     _single_threaded_blas()
     wanted = frozenset(families)
     plane = np.asarray(luma, dtype=np.float32)
@@ -273,9 +312,12 @@ def pdq_variants(
     # (the kernel computes pdq.reliable_masks' set at a twentieth of its cost).
     masks = "reliable" in wanted
     if not wanted & _HASHED_FAMILIES:
-        quality = _quality(buffer64)
-        mask = _masks_of(dct[None])[0] if masks else None
-        return [PDQVariant("original", PDQHash(_threshold(dct), quality, mask))]
+        return VariantArrays(
+            ["original"],
+            _threshold(dct)[None],
+            [_quality(buffer64)],
+            _masks_of(dct[None]) if masks else None,
+        )
     kernels = _kernels()
     exact = min(full_h, full_w) < _EXACT_DIHEDRAL_BELOW
     # Every hash but the large pictures' dihedral ones comes from a 64×64 buffer: they are
@@ -293,18 +335,16 @@ def pdq_variants(
         mean = _mean(work)
         if "trim" in wanted:
             names += _trimmed(work, factor, stack[filled:])
-        guesses = (CROP_VARIANTS if "crop" in wanted else ()) + (
-            CROP_GRID_VARIANTS if "cropgrid" in wanted else ()
-        )
-        if guesses:
+        crop, grid = "crop" in wanted, "cropgrid" in wanted
+        if crop or grid:
             # The crop guesses take a plane of at most _WORK_SIDE pixels, which found 10% crops
             # more often; trimming and turning keep the finer one (5° turns needed it).
             if _block_factor(plane.shape, at_most=True) == _block_factor(plane.shape):
-                names += _uncropped(work, factor, mean, stack[filled + len(names) :], guesses)
+                names += _uncropped(work, factor, mean, stack[filled + len(names) :], crop, grid)
             else:
                 coarse, coarse_factor = _reduce(plane, full_h, full_w, at_most=True)
                 names += _uncropped(
-                    coarse, coarse_factor, _mean(coarse), stack[filled + len(names) :], guesses
+                    coarse, coarse_factor, _mean(coarse), stack[filled + len(names) :], crop, grid
                 )
         if "rotate" in wanted:
             taps = _rotation_taps(*work.shape, factor, full_h, full_w)
@@ -324,29 +364,21 @@ def pdq_variants(
         names = ["original", *names]
         source, transposed = _IN_ORDER, _AS_IS
     packed, qualities, reliable = _hash_stack(dcts, buffers, source, transposed, len(names), masks)
-    if masks:
-        out = [
-            PDQVariant(name, PDQHash(bits, q, mask))
-            for name, bits, q, mask in zip(names, packed, qualities.tolist(), reliable, strict=True)
-        ]
-    else:
-        out = [
-            PDQVariant(name, PDQHash(bits, q))
-            for name, bits, q in zip(names, packed, qualities.tolist(), strict=True)
-        ]
     if "dihedral" in wanted and not exact:
         # Sign flips and transposes of the original's DCT (pdq._dihedral_dcts), which share
-        # its quality.
+        # its quality; they follow the original.
         turned = np.stack(_dihedral_dcts(dct)[1:])
         flipped, _, flipped_masks = _hash_stack(
             turned, _NO_BUFFERS, _IN_ORDER, _AS_IS, len(turned), masks
         )
-        quality = out[0].hash.quality
-        out[1:1] = [
-            PDQVariant(name, PDQHash(bits, quality, flipped_masks[k] if masks else None))
-            for k, (name, bits) in enumerate(zip(_DIHEDRAL_VARIANTS, flipped, strict=True))
-        ]
-    return out
+        names[1:1] = _DIHEDRAL_VARIANTS
+        packed = np.concatenate([packed[:1], flipped, packed[1:]])
+        qualities = np.concatenate(
+            [qualities[:1], np.repeat(qualities[:1], len(turned)), qualities[1:]]
+        )
+        if masks:
+            reliable = np.concatenate([reliable[:1], flipped_masks, reliable[1:]])
+    return VariantArrays(names, packed, qualities.tolist(), reliable if masks else None)
 
 
 def content_box(plane: npt.ArrayLike) -> list[tuple[int, int, int, int]]:
@@ -468,21 +500,32 @@ def _uncropped(
     factor: int,
     mean: float,
     stack: FloatArray,
-    guesses: tuple[tuple[str, float, float, float, float], ...],
+    crop: bool,
+    grid: bool,
 ) -> list[str]:
-    """Fill ``stack`` with the crop guesses' buffers: the plane filtered as if padded back out."""
+    """Fill ``stack`` with the buffers of the crop guesses (``crop``: :data:`CROP_VARIANTS`,
+    ``grid``: :data:`CROP_GRID_VARIANTS`), the plane filtered as if padded back out; their
+    names."""
     height, width = work.shape
+    guesses, names = _guesses(crop, grid)
     row_bands, col_bands, pairs, sums = _crop_bands(
-        height * factor, height, width * factor, width, guesses
+        height * factor, height, width * factor, width, crop, grid
     )
-    buffers = stack[: len(guesses)]
-    kernels = _kernels()
-    kernels.separable(work, *row_bands, *col_bands, pairs, buffers)
     # The padding fades from the edge pixels to the picture's mean (see _padded_axis): the
     # mean's share of each sample is 1 - (kept share along rows) x (kept share along columns),
     # a rank-2 term per variant.
-    kernels.add_fade(buffers, mean, *sums)
-    return [name for name, *_ in guesses]
+    _kernels().uncropped(work, *row_bands, *col_bands, pairs, stack[: len(guesses)], mean, *sums)
+    return names
+
+
+@functools.cache
+def _guesses(
+    crop: bool, grid: bool
+) -> tuple[tuple[tuple[str, float, float, float, float], ...], list[str]]:
+    """The crop guesses looked up (``crop``, then ``grid``'s) and their names, made once: a
+    list of 58 names cost ~10 µs per image."""
+    guesses = (CROP_VARIANTS if crop else ()) + (CROP_GRID_VARIANTS if grid else ())
+    return guesses, [name for name, *_ in guesses]
 
 
 @functools.lru_cache(maxsize=64)
@@ -491,7 +534,8 @@ def _crop_bands(
     height: int,
     full_w: int,
     width: int,
-    guesses: tuple[tuple[str, float, float, float, float], ...],
+    crop: bool,
+    grid: bool,
 ) -> tuple[
     tuple[IntArray, FloatArray],
     tuple[IntArray, FloatArray],
@@ -500,7 +544,9 @@ def _crop_bands(
 ]:  # fmt: skip
     """The distinct row and column filters of the crop guesses (as bands), the (row, column)
     filter pair of each guess, and per guess the (total, kept) weight sums per sample along
-    rows and along columns."""
+    rows and along columns; keyed by the families, not the guesses (hashing 58 tuples cost
+    ~3 µs a lookup)."""
+    guesses = _guesses(crop, grid)[0]
     row_keys = list(dict.fromkeys((t, b) for _, t, b, _l, _r in guesses))
     col_keys = list(dict.fromkeys((left, right) for _, _t, _b, left, right in guesses))
     row_axes = [_padded_axis(full_h, height, *key) for key in row_keys]
