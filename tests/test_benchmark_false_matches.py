@@ -55,9 +55,10 @@ def test_each_photo_is_listed_and_queried_with_every_copy(fm: ModuleType, photos
         for query in photo.queries:
             assert query.names[0] == "original"
             families = {fm.variant_family(n) for n in query.names[1:]}
-            assert families == {"dihedral", "trim", "crop", "rotate"} or (
+            assert families == {"dihedral", "trim", "crop", "cropgrid", "rotate"} or (
                 # trimming finds no bar on a copy without one
-                families == {"dihedral", "crop", "rotate"} and query.copy != "letterbox 20%"
+                families == {"dihedral", "crop", "cropgrid", "rotate"}
+                and query.copy != "letterbox 20%"
             )
             assert query.hashes.shape == (len(query.names), 32)
 
@@ -71,7 +72,7 @@ def test_distinct_scenes_counted_and_copies_found(fm: ModuleType, photos: list) 
     assert plain.comparisons == result.query_pairs  # one hash per query, all of quality >= 50
     hashes = sum(int((q.qualities >= 50).sum()) for p in photos for q in p.queries)
     assert policy.comparisons == hashes * (n - 1)
-    families = ("crop", "dihedral", "rotate", "trim")
+    families = ("crop", "cropgrid", "dihedral", "rotate", "trim")
     assert sum(result.rows[f].comparisons for f in families) + plain.comparisons == (
         policy.comparisons
     )

@@ -307,7 +307,7 @@ def _pdq_hashes(
     variants = []
     for k in range(1, len(names)):
         name = names[k]
-        if _family(name) in options.variants:
+        if _allowed(name, options.variants):
             at = 64 * k
             variant = _new_variant(VariantHash)
             _set_name(variant, name)
@@ -333,12 +333,12 @@ _set_name, _set_hash, _set_quality, _set_reliable = (
 )
 
 
-@functools.lru_cache(maxsize=256)
-def _family(name: str) -> str:
-    # A few dozen names recur in every image: variant_family's work once per name.
-    from kavach.signals.variants import variant_family
+@functools.lru_cache(maxsize=1024)
+def _allowed(name: str, families: frozenset[str]) -> bool:
+    # A few dozen names recur in every image: variant_allowed's work once per name.
+    from kavach.signals.variants import variant_allowed
 
-    return variant_family(name)
+    return variant_allowed(name, families)
 
 
 def _finish_video(

@@ -110,6 +110,35 @@ def test_a_bank_can_accept_fewer_variants(factory: sessionmaker[Session]) -> Non
     assert len(fresh.match_record(hash_bytes(image_bytes(SEEDS[2], 70), VARIANTS))) == 1
 
 
+def _mirrored_crop(image: Image.Image) -> Image.Image:
+    w, h = image.size
+    box = (round(0.03 * w), round(0.03 * h), round(0.97 * w), round(0.97 * h))
+    return ImageOps.mirror(image.crop(box))
+
+
+def test_a_mirrored_centred_crop_is_found_with_crop_and_dihedral(
+    factory: sessionmaker[Session],
+) -> None:
+    _setup(factory)
+    edited = [hash_bytes(_edited(s, _mirrored_crop), VARIANTS) for s in SEEDS]
+    found = Matcher(factory, ["hotline"]).match_records(edited)
+    mirrored = [m for f in found for m in f if (m.variant or "").endswith("+mirror")]
+    assert len(mirrored) >= 3
+    assert all(variant_family(m.variant or "") == "crop" for m in mirrored)
+    # Without the dihedral family the mirrored guesses are not looked up, by the policy or by a
+    # bank that accepts crops alone.
+    no_flips = Matcher(factory, ["hotline"], MatchPolicy(variants=("crop", "reliable")))
+    assert not any(
+        (m.variant or "").endswith("+mirror") for f in no_flips.match_records(edited) for m in f
+    )
+    with factory.begin() as session:
+        set_bank_variants(session, get_bank(session, "hotline"), "crop,reliable")
+    fresh = Matcher(factory, ["hotline"])
+    assert not any(
+        (m.variant or "").endswith("+mirror") for f in fresh.match_records(edited) for m in f
+    )
+
+
 def _flip_bits(value: bytes, count: int) -> bytes:
     as_int = int.from_bytes(value, "big") ^ ((1 << count) - 1)
     return as_int.to_bytes(len(value), "big")

@@ -14,10 +14,12 @@ from kavach.signals.pdq import PDQ_MATCH_THRESHOLD, hamming, pdq_from_luma
 from kavach.signals.variants import (
     ALL_VARIANTS,
     DEFAULT_VARIANTS,
+    FAST_VARIANTS,
     PDQVariant,
     content_box,
     parse_variants,
     pdq_variants,
+    variant_allowed,
     variant_family,
 )
 from tests.support.images import encode, scene
@@ -78,10 +80,17 @@ def test_families_choose_the_variants() -> None:
         "dihedral:flipplus1",
         "dihedral:flipminus1",
     ]
-    every = {variant_family(v.name) for v in _variants(image)}
+    every = {variant_family(v.name) for v in _variants(image, FAST_VARIANTS)}
     assert every == {"original", "dihedral", "crop", "rotate"}  # no bars: nothing trimmed
-    every = {variant_family(v.name) for v in _variants(image, frozenset(ALL_VARIANTS))}
+    every = {variant_family(v.name) for v in _variants(image)}
     assert every == {"original", "dihedral", "crop", "rotate", "cropgrid"}
+    # The centred crop guesses are also looked up mirrored, only with the dihedral family.
+    mirrored = [v.name for v in _variants(image) if v.name.endswith("+mirror")]
+    assert mirrored == ["crop:c2+mirror", "crop:c4+mirror", "crop:c6+mirror", "crop:c8+mirror",
+                        "crop:c10+mirror"]  # fmt: skip
+    assert not any(
+        v.name.endswith("+mirror") for v in _variants(image, frozenset({"crop", "reliable"}))
+    )
 
 
 @pytest.mark.parametrize(
@@ -181,7 +190,23 @@ def test_crop_variants_undo_small_crops(box: tuple[float, float, float, float]) 
             (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
         )
         distance, name, _ = _best(cropped, seed)
-        if distance <= PDQ_MATCH_THRESHOLD and name.startswith("crop:"):
+        if distance <= PDQ_MATCH_THRESHOLD and variant_family(name) in ("crop", "cropgrid"):
+            found += 1
+    assert found >= 3
+
+
+def test_mirrored_crop_guesses_undo_a_mirror_and_a_centred_crop() -> None:
+    found = 0
+    for seed in SEEDS[:4]:
+        w, h = SIZE
+        edited = ImageOps.mirror(
+            _original(seed).crop(
+                (round(0.03 * w), round(0.03 * h), round(0.97 * w), round(0.97 * h))
+            )
+        )
+        distance, name, plain = _best(edited, seed)
+        assert plain > PDQ_MATCH_THRESHOLD
+        if distance <= PDQ_MATCH_THRESHOLD and name.endswith("+mirror"):
             found += 1
     assert found >= 3
 
@@ -231,12 +256,21 @@ def test_no_variant_matches_a_distinct_image() -> None:
 
 
 def test_parse_variants() -> None:
-    assert parse_variants("default") == DEFAULT_VARIANTS
+    assert parse_variants("default") == DEFAULT_VARIANTS == frozenset(ALL_VARIANTS)
+    assert parse_variants("fast") == FAST_VARIANTS == DEFAULT_VARIANTS - {"cropgrid"}
     assert parse_variants("all") == frozenset(ALL_VARIANTS)
     assert parse_variants("none") == frozenset()
     assert parse_variants(" trim, Crop ") == frozenset({"trim", "crop"})
     with pytest.raises(InputError, match="unknown variant 'blur'"):
         parse_variants("trim,blur")
+
+
+def test_mirrored_guesses_need_both_families() -> None:
+    assert variant_allowed("crop:c8", frozenset({"crop"}))
+    assert not variant_allowed("crop:c8+mirror", frozenset({"crop"}))
+    assert not variant_allowed("crop:c8+mirror", frozenset({"dihedral"}))
+    assert variant_allowed("crop:c8+mirror", frozenset({"crop", "dihedral"}))
+    assert variant_family("crop:c8+mirror") == "crop"
 
 
 def test_variant_family() -> None:
@@ -394,7 +428,7 @@ def test_reliable_masks_come_with_the_reliable_family() -> None:
     size = {"full_height": decoded.height, "full_width": decoded.width}
     plain = pdq_variants(decoded.luma, **size, families={"dihedral", "trim", "crop", "rotate"})
     assert all(v.hash.reliable is None for v in plain)
-    masked = pdq_variants(decoded.luma, **size, families=DEFAULT_VARIANTS)
+    masked = pdq_variants(decoded.luma, **size, families=FAST_VARIANTS)
     assert [v.name for v in masked] == [v.name for v in plain]
     canonical = pdq_from_luma(decoded.luma, **size)[0]
     assert masked[0].hash.reliable is not None

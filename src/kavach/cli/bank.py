@@ -124,8 +124,8 @@ def variants_command(
     families: Annotated[
         str,
         typer.Argument(
-            help="dihedral,trim,crop,rotate,reliable (any of them), all, none, or default: "
-            "whatever the matching policy looks up."
+            help="dihedral,trim,crop,rotate,reliable,cropgrid (any of them), all, fast (all "
+            "but cropgrid), none, or default: whatever the matching policy looks up."
         ),
     ],
 ) -> None:

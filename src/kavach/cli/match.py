@@ -78,8 +78,9 @@ def match_command(
     variants: Annotated[
         str,
         typer.Option(
-            help="Variants looked up for --media: dihedral,trim,crop,rotate,reliable, all, none "
-            "or default (docs/robustness.md)."
+            help="Variants looked up for --media: any of dihedral,trim,crop,rotate,reliable,"
+            "cropgrid; or default (all of them), fast (all but cropgrid) or none "
+            "(docs/robustness.md)."
         ),
     ] = "default",
     bank: Annotated[

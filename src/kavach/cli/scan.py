@@ -100,8 +100,9 @@ def scan_command(
     variants: Annotated[
         str,
         typer.Option(
-            help="Query-side PDQ variants looked up: dihedral,trim,crop,rotate,reliable, all, "
-            "none or default (docs/robustness.md)."
+            help="Query-side PDQ variants looked up: any of dihedral,trim,crop,rotate,reliable,"
+            "cropgrid; or default (all of them), fast (all but cropgrid) or none "
+            "(docs/robustness.md)."
         ),
     ] = "default",
     full_decode: Annotated[

@@ -44,6 +44,7 @@ from kavach.signals.variants import (
     GUESSED_VARIANTS,
     RELIABLE_FAMILIES,
     bank_variants,
+    variant_allowed,
     variant_family,
 )
 
@@ -312,7 +313,10 @@ class Matcher:
                 usable = np.ones(len(values), dtype=np.bool_)
                 if bank.variants is not None:
                     usable = np.asarray(
-                        [f in (None, "original") or f in bank.variants for f in families],
+                        [
+                            v is None or f == "original" or variant_allowed(v, bank.variants)
+                            for f, v in zip(families, variants, strict=True)
+                        ],
                         dtype=np.bool_,
                     )
                 # One search per bank and radius for every hash of the batch, variants included
@@ -618,7 +622,7 @@ def _pdq_queries(record: HashRecord, allowed: frozenset[str]) -> list[Query]:
             label = "original" if name == "original" else f"dihedral:{name}"
             found.setdefault(value, (label, record.pdq_quality, None))
     for variant in record.pdq_variants or ():
-        if variant_family(variant.name) in allowed:
+        if variant_allowed(variant.name, allowed):
             found.setdefault(variant.hash, (variant.name, variant.quality, variant.reliable))
     return [
         Query(

@@ -55,6 +55,7 @@ __all__ = [
     "CROP_GRID_VARIANTS",
     "CROP_VARIANTS",
     "DEFAULT_VARIANTS",
+    "FAST_VARIANTS",
     "GUESSED_VARIANTS",
     "GUESS_THRESHOLD",
     "RELIABLE_FAMILIES",
@@ -65,6 +66,7 @@ __all__ = [
     "parse_variants",
     "pdq_variant_arrays",
     "pdq_variants",
+    "variant_allowed",
     "variant_family",
 ]
 
@@ -78,15 +80,17 @@ ALL_VARIANTS = ("dihedral", "trim", "crop", "rotate", "reliable", "cropgrid")
 
 ``reliable`` is not a hash of its own: it lets every hash looked up also match on its reliable
 bits alone (:data:`~kavach.signals.pdq.PDQ_RELIABLE_BITS`; docs/robustness.md)."""
-DEFAULT_VARIANTS: frozenset[str] = frozenset(ALL_VARIANTS) - {"cropgrid"}
-"""Families looked up by default: all but ``cropgrid`` (none adds a false match in the
-robustness benchmarks). ``cropgrid``'s 41 more crop guesses find crops off-centre in both
-directions, but nearly double the index lookups per image, so it is asked for (``--variants
-all``) where thoroughness beats speed: a seized device against a bank.
+DEFAULT_VARIANTS: frozenset[str] = frozenset(ALL_VARIANTS)
+"""Families looked up by default: all of them, as none adds a false match in the robustness
+benchmarks (generated scenes and 815 real photographs; docs/robustness.md).
 
 A bank can accept fewer (``kavach bank create --variants``); a command can ask for fewer
-(``kavach scan --variants``).
+(``kavach scan --variants``), e.g. :data:`FAST_VARIANTS`.
 """
+
+FAST_VARIANTS: frozenset[str] = DEFAULT_VARIANTS - {"cropgrid"}
+"""``--variants fast``: all but ``cropgrid``, whose 41 guesses at crops off-centre in both
+directions are more than half of an image's index lookups (docs/robustness.md, *Speed*)."""
 
 GUESSED_VARIANTS: frozenset[str] = frozenset({"crop", "rotate", "cropgrid"})
 """Families that guess at an edit (how much was cut, how far it was turned) rather than undo a
@@ -185,6 +189,11 @@ _FADE = 0.8
 _HASHED_FAMILIES = frozenset({"dihedral", "trim", "crop", "rotate", "cropgrid"})
 _WORKING_PLANE_FAMILIES = frozenset({"trim", "crop", "rotate", "cropgrid"})
 _DIHEDRAL_VARIANTS = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
+# The centred crop guesses (CROP_VARIANTS lists them first), also looked up mirrored when the
+# dihedral family is on: ``crop:c8+mirror``.
+_CENTRED_CROPS = [name for name, t, b, left, r in CROP_VARIANTS if t == b == left == r]
+_MIRRORED_CROP_NAMES = [f"{name}+mirror" for name in _CENTRED_CROPS]  # see _MIRRORED
+_MIRROR_SIGN = np.where(np.arange(16) % 2 == 1, 1.0, -1.0).astype(np.float32)[None, None, :]
 _ROTATE_VARIANTS = [f"rotate:{degrees:+g}" for degrees in ROTATE_DEGREES]
 _TURNS = len(ROTATE_DEGREES)
 # Buffers one image can fill: the original, 7 flips and turns, a trimmed box per round, the
@@ -222,7 +231,7 @@ def bank_variants(stored: str | None) -> frozenset[str] | None:
 
 
 def parse_variants(text: str) -> frozenset[str]:
-    """Parse ``dihedral,trim,...`` (``all``, ``none`` or ``default`` also accepted)."""
+    """Parse ``dihedral,trim,...`` (``all``, ``none``, ``default`` or ``fast`` also accepted)."""
     names = {part.strip().lower() for part in text.split(",") if part.strip()}
     if names in ({"none"}, set()):
         return frozenset()
@@ -230,11 +239,13 @@ def parse_variants(text: str) -> frozenset[str]:
         return frozenset(ALL_VARIANTS)
     if names == {"default"}:
         return DEFAULT_VARIANTS
+    if names == {"fast"}:
+        return FAST_VARIANTS
     unknown = names - set(ALL_VARIANTS)
     if unknown:
         raise InputError(
             f"unknown variant {sorted(unknown)[0]!r}; choose from {', '.join(ALL_VARIANTS)}, "
-            "all, none or default"
+            "all, none, default or fast"
         )
     return frozenset(names)
 
@@ -246,6 +257,17 @@ def variant_family(name: str) -> str:
 
 
 _FAMILIES = {"trimmed": "trim"}
+
+
+def variant_allowed(name: str, families: frozenset[str] | set[str]) -> bool:
+    """Whether a variant is looked up under ``families``: its family is among them, and a
+    mirrored guess (``crop:c8+mirror``) also needs ``dihedral``."""
+    if name.endswith(_MIRRORED):
+        return "dihedral" in families and variant_family(name) in families
+    return variant_family(name) in families
+
+
+_MIRRORED = "+mirror"
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +358,7 @@ def pdq_variant_arrays(
         if "trim" in wanted:
             names += _trimmed(work, factor, stack[filled:])
         crop, grid = "crop" in wanted, "cropgrid" in wanted
+        crops_at = filled + len(names)
         if crop or grid:
             # The crop guesses take a plane of at most _WORK_SIDE pixels, which found 10% crops
             # more often; trimming and turning keep the finer one (5° turns needed it).
@@ -353,6 +376,7 @@ def pdq_variant_arrays(
             names += _ROTATE_VARIANTS
     filled += len(names)
     buffers = stack[:filled]
+    crop_mirrors = "crop" in wanted and "dihedral" in wanted
     # One product for every buffer's columns, then the small row products; the original's
     # DCT is pdq_from_luma's own, so its hash is bit for bit that function's.
     dcts = _DCT @ (buffers.reshape(-1, _SIZE) @ _DCT.T).reshape(filled, _SIZE, -1)
@@ -364,6 +388,25 @@ def pdq_variant_arrays(
         names = ["original", *names]
         source, transposed = _IN_ORDER, _AS_IS
     packed, qualities, reliable = _hash_stack(dcts, buffers, source, transposed, len(names), masks)
+    if crop_mirrors:
+        # The centred crop guesses mirrored, for a copy both mirrored and trimmed evenly (a
+        # re-post's usual pair of edits): a mirror flips the sign of the DCT's even columns
+        # (pdq._dihedral_dcts), exactly for the buffer itself, so these cost a hash each and no
+        # filtering.
+        centred = slice(crops_at, crops_at + len(_CENTRED_CROPS))
+        mirrored, mirrored_qualities, mirrored_masks = _hash_stack(
+            dcts[centred] * _MIRROR_SIGN,
+            buffers[centred],
+            _IN_ORDER,
+            _AS_IS,
+            len(_CENTRED_CROPS),
+            masks,
+        )
+        names += _MIRRORED_CROP_NAMES
+        packed = np.concatenate([packed, mirrored])
+        qualities = np.concatenate([qualities, mirrored_qualities])
+        if masks:
+            reliable = np.concatenate([reliable, mirrored_masks])
     if "dihedral" in wanted and not exact:
         # Sign flips and transposes of the original's DCT (pdq._dihedral_dcts), which share
         # its quality; they follow the original.
