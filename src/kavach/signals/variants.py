@@ -15,8 +15,10 @@ match reports:
   :func:`content_box`.
 - ``crop:…``: the query padded back out, for a copy that lost a few percent at its edges;
   ``crop:c8`` assumes 8% was cut evenly around, ``crop:t10`` 10% from the top only, and so on.
-  The padding repeats the edge pixels; as a linear map it folds into PDQ's filter matrices, so a
-  crop variant costs one small matrix product.
+  The padding fades from the edge pixels to the picture's mean; as a linear map it folds into
+  PDQ's filter matrices, so a crop variant costs one small banded product. ``cropgrid:t2b8l0r10``
+  (family ``cropgrid``) guesses crops off-centre in both directions, and ``crop:c8+mirror`` is
+  a centred guess mirrored (with ``dihedral`` on), for a copy both mirrored and trimmed.
 - ``rotate:±1.5``, ``±3``, ``±4.5``: the query turned back (``rotate:-3`` undoes a copy
   turned 3° counter-clockwise), sampled from the small working plane at PDQ's turned sample
   points.
