@@ -79,7 +79,7 @@ def separable(
     row filters of every pair that shares it.
     """
     none = np.empty((0, _SIZE), dtype=np.float32)
-    _separable(
+    uncropped(
         plane, row_start, row_weight, col_start, col_weight, pairs, out, 0.0, none, none, none, none
     )
 
@@ -99,41 +99,10 @@ def uncropped(
     total_c: Any,
     kept_c: Any,
 ) -> None:
-    """:func:`separable`, plus the uncropped border's share of the picture's mean in each
-    buffer: ``mean * (total_r ⊗ total_c - kept_r ⊗ kept_c)`` (per buffer, a rank-2 term),
-    added to each row as it is written (a pass of its own over the buffers cost ~30 µs)."""
-    _separable(
-        plane,
-        row_start,
-        row_weight,
-        col_start,
-        col_weight,
-        pairs,
-        out,
-        mean,
-        total_r,
-        kept_r,
-        total_c,
-        kept_c,
-    )
-
-
-@njit(cache=True, nogil=True)
-def _separable(
-    plane: Any,
-    row_start: Any,
-    row_weight: Any,
-    col_start: Any,
-    col_weight: Any,
-    pairs: Any,
-    out: Any,
-    mean: float,
-    total_r: Any,
-    kept_r: Any,
-    total_c: Any,
-    kept_c: Any,
-) -> None:
-    """:func:`separable`, and :func:`uncropped`'s fade where ``total_r`` has rows."""
+    """:func:`separable`, plus (where ``total_r`` has rows) the uncropped border's share of the
+    picture's mean in each buffer: ``mean * (total_r ⊗ total_c - kept_r ⊗ kept_c)`` (per
+    buffer, a rank-2 term), added to each row as it is written (a pass of its own over the
+    buffers cost ~30 µs)."""
     height, width = plane.shape
     n_cols = col_start.shape[0]
     if out.shape[0] < pairs.shape[0]:
