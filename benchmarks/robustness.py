@@ -51,6 +51,7 @@ from kavach.signals.variants import (
     DEFAULT_VARIANTS,
     FAST_VARIANTS,
     GUESSED_VARIANTS,
+    RELIABLE_ONLY_FAMILIES,
     pdq_variants,
     variant_family,
 )
@@ -235,6 +236,8 @@ def main() -> None:
 
 def _threshold(name: str, args: argparse.Namespace) -> int:
     family = variant_family(name)
+    if family in RELIABLE_ONLY_FAMILIES and "reliable" in args.variants.split(","):
+        return -1  # as the matcher: looked up by its reliable bits alone
     if family in GUESSED_VARIANTS:
         return int(args.guess_threshold)
     if family in ("dihedral", "trim"):

@@ -150,3 +150,29 @@ def test_watermarked_copies_are_found_by_their_reliable_bits(
         assert m.query_value == copy.pdq
     plain = Matcher(factory, ["hotline"], MatchPolicy(variants=()))
     assert plain.match_records(copies) == [[] for _ in copies]
+
+
+def test_the_crop_grid_is_looked_up_by_its_reliable_bits_alone(
+    factory: sessionmaker[Session],
+) -> None:
+    listed = _listed(factory)
+    grid = "cropgrid:t0b10l2r8"
+    # 25 bits off, all of them reliable ones: within the whole-hash threshold only.
+    strong = _query(listed, weak_flips=0, strong_flips=25, variant=grid)
+    # 25 bits off, all of them among the 64 unreliable ones.
+    weak = _query(listed, weak_flips=25, strong_flips=0, variant=grid)
+    default = Matcher(factory, ["hotline"])
+    assert default.match([[strong]]) == [[]]
+    [[m]] = default.match([[weak]])
+    # Within the whole-hash threshold it is an ordinary match, whichever lookup found it.
+    assert (m.distance, m.reliable_distance, m.variant) == (25, None, grid)
+    # Without the reliable family the grid is looked up whole, as any other guess.
+    whole = Matcher(factory, ["hotline"], MatchPolicy(variants=("cropgrid",)))
+    assert [[(m.distance, m.variant) for m in found] for found in whole.match([[strong]])] == [
+        [(25, grid)]
+    ]
+    # The same when the bank does not accept matches on reliable bits.
+    with session_scope(factory) as session:
+        set_bank_variants(session, get_bank(session, "hotline"), "cropgrid")
+    fenced = Matcher(factory, ["hotline"])
+    assert [len(found) for found in fenced.match([[strong], [weak]])] == [1, 1]

@@ -43,6 +43,7 @@ from kavach.signals.types import SignalType, format_hash, video_key
 from kavach.signals.variants import (
     GUESSED_VARIANTS,
     RELIABLE_FAMILIES,
+    RELIABLE_ONLY_FAMILIES,
     bank_variants,
     variant_allowed,
     variant_family,
@@ -306,6 +307,7 @@ class Matcher:
             families = [None if v is None else variant_family(v) for v in variants]
             radii = np.asarray([self._radius(st, f) for f in families], dtype=np.int64)
             reliable = self._reliable_radii(families, masks) if st is SignalType.PDQ else None
+            reliable_only = np.asarray([f in RELIABLE_ONLY_FAMILIES for f in families])
             for bank in self._banks.values():
                 index = bank.indexes.get(st)
                 if index is None or len(index) == 0:
@@ -320,9 +322,13 @@ class Matcher:
                         dtype=np.bool_,
                     )
                 # One search per bank and radius for every hash of the batch, variants included
-                # (guessed variants are looked up at the policy's tighter guess threshold).
+                # (guessed variants are looked up at the policy's tighter guess threshold), but
+                # those looked up by their reliable bits alone.
+                whole = usable
+                if reliable is not None and _accepts_reliable(bank):
+                    whole = usable & ~(reliable_only & (reliable >= 0))
                 for radius in np.unique(radii).tolist():
-                    chosen = np.flatnonzero(usable & (radii == radius))
+                    chosen = np.flatnonzero(whole & (radii == radius))
                     if len(chosen) == 0:
                         continue
                     flat = index.search_flat(rows[chosen], int(radius), threads=self._threads)
@@ -416,7 +422,7 @@ class Matcher:
         best: list[dict[int, _Found]],
     ) -> None:
         """Look the PDQ queries with a reliable radius up by their reliable bits alone."""
-        if bank.variants is not None and "reliable" not in bank.variants:
+        if not _accepts_reliable(bank):
             return
         for radius in np.unique(radii[usable]).tolist():
             chosen = np.flatnonzero(usable & (radii == radius))
@@ -433,10 +439,13 @@ class Matcher:
                 found.reliable_distances.tolist(),
                 strict=True,
             ):
-                # Within the whole-hash threshold it was already found as an ordinary match.
+                # Within the whole-hash threshold it is an ordinary match, found already unless
+                # its family is looked up by its reliable bits alone.
                 family = variant_family(variants[query] or "original")
                 if distance > self._radius(SignalType.PDQ, family):
                     _keep(best[row], entry_id, _Found(distance, query, variants[query], reliable))
+                elif family in RELIABLE_ONLY_FAMILIES:
+                    _keep(best[row], entry_id, _Found(distance, query, variants[query]))
 
     def _match_videos(
         self, videos: list[tuple[int, VideoHash]], best: list[dict[int, _Found]]
@@ -583,6 +592,11 @@ class Matcher:
 def _scaled(threshold: int) -> int:
     """A whole-hash threshold as the same share of the reliable bits."""
     return threshold * PDQ_RELIABLE_BITS // 256
+
+
+def _accepts_reliable(bank: _BankIndexes) -> bool:
+    """Whether the bank lets a hash match on its reliable bits."""
+    return bank.variants is None or "reliable" in bank.variants
 
 
 def _keep(found: dict[int, _Found], entry_id: int, hit: _Found) -> None:

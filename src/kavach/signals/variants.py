@@ -61,6 +61,7 @@ __all__ = [
     "GUESSED_VARIANTS",
     "GUESS_THRESHOLD",
     "RELIABLE_FAMILIES",
+    "RELIABLE_ONLY_FAMILIES",
     "PDQVariant",
     "VariantArrays",
     "bank_variants",
@@ -102,6 +103,12 @@ RELIABLE_FAMILIES: frozenset[str] = frozenset({"original", "trim", "crop", "rota
 """The hashes that the ``reliable`` family also compares on their reliable bits: not the seven
 flips and turns, which gained nothing measurable (benchmarks/robustness.py) while a reliable
 lookup costs 2-3x a whole-hash one (docs/index.md)."""
+
+RELIABLE_ONLY_FAMILIES: frozenset[str] = frozenset({"cropgrid"})
+"""Families looked up by their reliable bits alone when ``reliable`` is on (else whole, as any
+other): every crop the grid found in the benchmarks it found that way too (suite and 200 real
+photographs, to the image), and its 41 whole-hash lookups were about a quarter of an image's
+index time (docs/robustness.md, *Speed*)."""
 
 GUESS_THRESHOLD = 31
 """The largest distance at which a guessed variant matches by default: the same as a file's own
