@@ -249,12 +249,14 @@ def reliable_masks(dcts: FloatArray) -> HashArray:
     return np.packbits(strong[:, ::-1], axis=1)
 
 
+# Flipping the image along an axis multiplies the DCT coefficient of frequency k by (-1)^k;
+# row/col index i holds frequency i + 1, so even indices change sign.
+_FLIP_SIGN = np.where(np.arange(_DCT_SIZE) % 2 == 1, 1.0, -1.0).astype(np.float32)
+
+
 def _dihedral_dcts(dct: FloatArray) -> list[FloatArray]:
-    # Flipping the image along an axis multiplies the DCT coefficient of frequency k by (-1)^k;
-    # row/col index i holds frequency i + 1, so even indices change sign.
-    odd = (np.arange(_DCT_SIZE) % 2).astype(bool)
-    row_sign = np.where(odd, 1.0, -1.0).astype(np.float32)[:, None]
-    col_sign = np.where(odd, 1.0, -1.0).astype(np.float32)[None, :]
+    row_sign = _FLIP_SIGN[:, None]
+    col_sign = _FLIP_SIGN[None, :]
     flip_vertical = dct * row_sign  # rows reversed (upside down)
     flip_horizontal = dct * col_sign  # columns reversed (mirror)
     rot180 = dct * row_sign * col_sign

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from kavach.errors import InputError
 from kavach.signals.pdq import (
     _DCT,
+    _FLIP_SIGN,
     DIHEDRAL_NAMES,
     PDQ_RELIABLE_BITS,
     PDQHash,
@@ -201,8 +202,9 @@ _DIHEDRAL_VARIANTS = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
 # The centred crop guesses (CROP_VARIANTS lists them first), also looked up mirrored when the
 # dihedral family is on: ``crop:c8+mirror``.
 _CENTRED_CROPS = [name for name, t, b, left, r in CROP_VARIANTS if t == b == left == r]
-_MIRRORED_CROP_NAMES = [f"{name}+mirror" for name in _CENTRED_CROPS]  # see _MIRRORED
-_MIRROR_SIGN = np.where(np.arange(16) % 2 == 1, 1.0, -1.0).astype(np.float32)[None, None, :]
+_MIRRORED = "+mirror"
+_MIRRORED_CROP_NAMES = [f"{name}{_MIRRORED}" for name in _CENTRED_CROPS]
+_MIRROR_SIGN = _FLIP_SIGN[None, None, :]  # a stack of DCTs' columns, as pdq._dihedral_dcts
 _ROTATE_VARIANTS = [f"rotate:{degrees:+g}" for degrees in ROTATE_DEGREES]
 _TURNS = len(ROTATE_DEGREES)
 # Buffers one image can fill: the original, 7 flips and turns, a trimmed box per round, the
@@ -274,9 +276,6 @@ def variant_allowed(name: str, families: frozenset[str] | set[str]) -> bool:
     if name.endswith(_MIRRORED):
         return "dihedral" in families and variant_family(name) in families
     return variant_family(name) in families
-
-
-_MIRRORED = "+mirror"
 
 
 @dataclass(frozen=True, slots=True)
