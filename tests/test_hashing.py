@@ -250,3 +250,56 @@ def test_display_path_escapes_only_undecodable_names() -> None:
     record = HashRecord(path=odd)
     assert record.path == odd  # unchanged in Python: the file can still be opened
     assert json.loads(record.model_dump_json())["path"] == "/photos/caf\\xe9.jpg"
+
+
+def test_variants_are_a_sequence_of_variant_hashes():
+    import numpy as np
+
+    from kavach.hashing import VariantHash, VariantHashes
+
+    packed = np.arange(3 * 32, dtype=np.uint8).reshape(3, 32)
+    masks = np.full((3, 32), 0xF0, dtype=np.uint8)
+    variants = VariantHashes(["crop:c2", "rotate:+3", "trimmed"], packed, [80, 70, 60], masks)
+    expected = [
+        VariantHash(name, packed[k].tobytes().hex(), quality, "f0" * 32)
+        for k, (name, quality) in enumerate((("crop:c2", 80), ("rotate:+3", 70), ("trimmed", 60)))
+    ]
+    assert len(variants) == 3
+    assert list(variants) == expected
+    assert variants == expected
+    assert variants[-1] == expected[2]
+    assert variants[1:] == expected[1:]
+    assert [v.name for v in reversed(variants)] == ["trimmed", "rotate:+3", "crop:c2"]
+    with pytest.raises(IndexError):
+        variants[3]
+    rows = list(variants.rows())
+    assert rows[1] == ("rotate:+3", packed[1].tobytes(), 70, b"\xf0" * 32)
+    # Made without masks, none are reported; a mismatch of lengths is refused.
+    assert VariantHashes(["a"], packed[:1], [50])[0].reliable is None
+    with pytest.raises(ValueError, match="differ in length"):
+        VariantHashes(["a", "b"], packed[:1], [50, 50])
+    with pytest.raises(ValueError, match="masks"):
+        VariantHashes(["a"], packed[:1], [50], masks)
+
+
+def test_a_hashed_file_and_its_variants_as_objects_make_the_same_lookups():
+    """The matcher reads hashed variants as bytes; the same variants as a list of objects (a
+    record built by hand, as an API client's would be) give the same queries."""
+    from kavach.hashing import VariantHashes
+    from kavach.match.matcher import record_queries
+    from kavach.signals.variants import DEFAULT_VARIANTS, variant_allowed
+
+    record = hash_bytes(
+        encode(scene(480, 360, seed=5), "JPEG", quality=85), HashOptions(variants=DEFAULT_VARIANTS)
+    )
+    assert isinstance(record.pdq_variants, VariantHashes)
+    assert len(record.pdq_variants) > 60
+    as_objects = record.model_copy(update={"pdq_variants": list(record.pdq_variants)})
+    for families in (DEFAULT_VARIANTS, frozenset({"crop"}), frozenset()):
+        queries = record_queries(record, families)
+        assert queries == record_queries(as_objects, families)
+        pdq = [q for q in queries if q.variant is not None]
+        assert pdq[0].variant == "original"
+        assert pdq[0].reliable is not None
+        assert all(variant_allowed(q.variant, families) for q in pdq[1:])
+        assert len(pdq) > (40 if families == DEFAULT_VARIANTS else 10 if families else 0)

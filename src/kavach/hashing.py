@@ -21,8 +21,10 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_serializer
 
 from kavach.errors import InputError, KavachError, MediaError, NotFoundError
@@ -40,6 +42,7 @@ __all__ = [
     "HashOptions",
     "HashRecord",
     "VariantHash",
+    "VariantHashes",
     "VpdqFrame",
     "default_jobs",
     "display_path",
@@ -104,6 +107,70 @@ class VariantHash:
     """Hex mask of the hash's reliable bits (:attr:`kavach.signals.pdq.PDQHash.reliable`)."""
 
 
+class VariantHashes(Sequence[VariantHash]):
+    """A file's query-side PDQ variants as the arrays they were computed in: a sequence of
+    :class:`VariantHash`, each made only when read.
+
+    A robust hash has ~76 variants; making an object and two hex strings of each cost ~130 µs per
+    image, 10-15% of a small JPEG's robust hash, for values the matcher turns straight back into
+    bytes (:meth:`rows`).
+    """
+
+    __slots__ = ("_names", "_packed", "_qualities", "_reliable")
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        packed: npt.NDArray[np.uint8],
+        qualities: Sequence[int],
+        reliable: npt.NDArray[np.uint8] | None = None,
+    ) -> None:
+        if not len(names) == len(packed) == len(qualities):
+            raise ValueError("names, hashes and qualities differ in length")
+        if reliable is not None and len(reliable) != len(names):
+            raise ValueError("masks and names differ in length")
+        self._names = tuple(names)
+        self._packed = packed.tobytes()
+        self._qualities = tuple(qualities)
+        self._reliable = None if reliable is None else reliable.tobytes()
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, index: int) -> VariantHash: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[VariantHash]: ...
+    def __getitem__(self, index: int | slice) -> VariantHash | list[VariantHash]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        name, value, quality, mask = self._row(index)
+        return VariantHash(name, value.hex(), quality, None if mask is None else mask.hex())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, so unhashable as they are
+
+    def __repr__(self) -> str:
+        return f"VariantHashes({len(self)} variants: {', '.join(self._names[:3])}, ...)"
+
+    def rows(self) -> Iterator[tuple[str, bytes, int, bytes | None]]:
+        """``(name, hash, quality, reliable mask)`` of each variant, the hash and mask as the
+        32 raw bytes the index compares."""
+        for k in range(len(self._names)):
+            yield self._row(k)
+
+    def _row(self, index: int) -> tuple[str, bytes, int, bytes | None]:
+        name = self._names[index]  # raises IndexError, and makes a negative index positive below
+        k = index % len(self._names)
+        at = 32 * k
+        mask = None if self._reliable is None else self._reliable[at : at + 32]
+        return name, self._packed[at : at + 32], self._qualities[k], mask
+
+
 class HashRecord(BaseModel):
     """The signals of one file. Field names are stable: they are the JSONL/CSV output format."""
 
@@ -130,7 +197,7 @@ class HashRecord(BaseModel):
     """Video only: average frames per second (timestamps are ``frame / frame_rate``)."""
     rotation: int | None = None
     """Video only: degrees a player turns the frames counter-clockwise (hashed unrotated)."""
-    pdq_variants: SkipValidation[list[VariantHash] | None] = Field(default=None, exclude=True)
+    pdq_variants: SkipValidation[Sequence[VariantHash] | None] = Field(default=None, exclude=True)
     """Lookup-only PDQ variants (see :class:`HashOptions`). Never written out: a file's output
     and stored hash stay its canonical PDQ; matches name the variant that found them."""
     pdq_reliable: str | None = Field(default=None, exclude=True)
@@ -300,22 +367,20 @@ def _pdq_hashes(
     families = options.variants | ({"dihedral"} if options.dihedral else frozenset())
     found = pdq_variant_arrays(luma, full_height=height, full_width=width, families=families)
     names, qualities, masks = found.names, found.qualities, found.reliable
-    # One hex string for all the hashes (and one for the masks), cut into 64-digit pieces, and
-    # no PDQHash objects but the ones returned: per object and per row that was ~3 µs a variant.
-    hexes = found.packed.tobytes().hex()
-    mask_hexes = None if masks is None else masks.tobytes().hex()
-    variants = []
-    for k in range(1, len(names)):
-        name = names[k]
-        if _allowed(name, options.variants):
-            at = 64 * k
-            variant = _new_variant(VariantHash)
-            _set_name(variant, name)
-            _set_hash(variant, hexes[at : at + 64])
-            _set_quality(variant, qualities[k])
-            _set_reliable(variant, None if mask_hexes is None else mask_hexes[at : at + 64])
-            variants.append(variant)
-    fields["pdq_variants"] = variants
+    # The original is no variant; of the others, those of the families asked for (the dihedral
+    # ones may have been computed for pdq_dihedral alone).
+    keep = _kept(tuple(names), options.variants)
+    if isinstance(keep, slice):
+        fields["pdq_variants"] = VariantHashes(
+            names[keep], found.packed[keep], qualities[keep], None if masks is None else masks[keep]
+        )
+    else:
+        fields["pdq_variants"] = VariantHashes(
+            [names[k] for k in keep],
+            found.packed[keep],
+            [qualities[k] for k in keep],
+            None if masks is None else masks[keep],
+        )
     count = len(DIHEDRAL_NAMES) if options.dihedral else 1
     return [
         PDQHash(found.packed[k], qualities[k], None if masks is None else masks[k])
@@ -323,22 +388,17 @@ def _pdq_hashes(
     ]
 
 
-# VariantHash's fields set through its slots, as its (frozen) __init__ would set them: the
-# generated __init__ goes through object.__setattr__ per field, and at ~70 variants an image
-# that cost ~30 µs (5% of what all the variants add to a small JPEG's hash). A field added to
-# VariantHash must be set here too (tests/signals/test_variants.py compares the two).
-_new_variant = object.__new__
-_set_name, _set_hash, _set_quality, _set_reliable = (
-    VariantHash.__dict__[name].__set__ for name in ("name", "hash", "quality", "reliable")
-)
-
-
-@functools.lru_cache(maxsize=1024)
-def _allowed(name: str, families: frozenset[str]) -> bool:
-    # A few dozen names recur in every image: variant_allowed's work once per name.
+@functools.lru_cache(maxsize=256)
+def _kept(names: tuple[str, ...], families: frozenset[str]) -> slice | list[int]:
+    """The rows of a variant stack that are variants of ``families``: a slice when they are
+    every row after the original (the usual case), else their indices. Cached: a scan meets
+    the same few lists of names again and again."""
     from kavach.signals.variants import variant_allowed
 
-    return variant_allowed(name, families)
+    rows = [k for k in range(1, len(names)) if variant_allowed(names[k], families)]
+    if rows == list(range(1, len(names))):
+        return slice(1, None)
+    return rows
 
 
 def _finish_video(

@@ -19,6 +19,7 @@ start reads no frames from the database, and updated incrementally on refresh li
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kavach.banks.models import Bank, BankEntry, EntryLabel
 from kavach.errors import IndexFormatError, InvalidHashError, NotFoundError
-from kavach.hashing import HashRecord
+from kavach.hashing import HashRecord, VariantHashes
 from kavach.index import ExactIndex, PDQIndex
 from kavach.match.models import Match, MatchLabel, MatchPolicy
 from kavach.signals.pdq import PDQ_MIN_QUALITY, PDQ_RELIABLE_BITS
@@ -627,27 +628,36 @@ def record_queries(record: HashRecord, variants: Iterable[str]) -> list[Query]:
 
 def _pdq_queries(record: HashRecord, allowed: frozenset[str]) -> list[Query]:
     # The file's own hash first, so a variant equal to it (a symmetric picture's flip) is
-    # reported as the original; then the variant families allowed.
-    found: dict[str, tuple[str, int | None, str | None]] = {}
+    # reported as the original; then the variant families allowed. Keyed by the raw 32 bytes.
+    found: dict[bytes, tuple[str, int | None, bytes | None]] = {}
     if record.pdq:
-        found[record.pdq] = ("original", record.pdq_quality, record.pdq_reliable)
+        own_mask = bytes.fromhex(record.pdq_reliable) if record.pdq_reliable else None
+        found[bytes.fromhex(record.pdq)] = ("original", record.pdq_quality, own_mask)
     if record.pdq_dihedral and "dihedral" in allowed:
-        for name, value in record.pdq_dihedral.items():
-            label = "original" if name == "original" else f"dihedral:{name}"
-            found.setdefault(value, (label, record.pdq_quality, None))
-    for variant in record.pdq_variants or ():
-        if variant_allowed(variant.name, allowed):
-            found.setdefault(variant.hash, (variant.name, variant.quality, variant.reliable))
+        for turn, hex_value in record.pdq_dihedral.items():
+            label = "original" if turn == "original" else f"dihedral:{turn}"
+            found.setdefault(bytes.fromhex(hex_value), (label, record.pdq_quality, None))
+    variants = record.pdq_variants
+    if isinstance(variants, VariantHashes):
+        # Hashed here: the values are bytes already (no hex there and back).
+        for name, value, quality, mask in variants.rows():
+            if _variant_allowed(name, allowed):
+                found.setdefault(value, (name, quality, mask))
+    else:
+        for variant in variants or ():
+            if _variant_allowed(variant.name, allowed):
+                mask = bytes.fromhex(variant.reliable) if variant.reliable else None
+                found.setdefault(bytes.fromhex(variant.hash), (variant.name, variant.quality, mask))
     return [
-        Query(
-            SignalType.PDQ,
-            bytes.fromhex(value),
-            quality,
-            variant=name,
-            reliable=bytes.fromhex(mask) if mask else None,
-        )
+        Query(SignalType.PDQ, value, quality, variant=name, reliable=mask or None)
         for value, (name, quality, mask) in found.items()
     ]
+
+
+@functools.lru_cache(maxsize=1024)
+def _variant_allowed(name: str, allowed: frozenset[str]) -> bool:
+    # A few dozen names recur in every image: variant_allowed's work once per name.
+    return variant_allowed(name, allowed)
 
 
 def _rows(values: list[bytes], st: SignalType) -> NDArray[np.uint8]:
