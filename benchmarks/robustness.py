@@ -524,7 +524,7 @@ def _time(files: list[bytes], families: frozenset[str] | None) -> float:
     return (time.perf_counter() - started) * 1000 / len(files)
 
 
-BY_SIZE = ((480, 360), (800, 600), (1280, 960), (1600, 1200))
+BY_SIZE = ((320, 240), (400, 300), (480, 360), (800, 600), (1280, 960), (1600, 1200))
 
 
 def _print_sizes(quick: bool) -> None:

@@ -529,3 +529,20 @@ def test_hashed_variants_are_the_variants() -> None:
         if dihedral:
             assert record.pdq_dihedral is not None
             assert list(record.pdq_dihedral.values()) == [v.hash.hex for v in listed[:8]]
+
+
+def test_guesses_take_the_picture_s_quality() -> None:
+    """Crop and turn guesses re-frame the picture and gate on its quality; a trimmed box is a
+    picture of its own and keeps its own."""
+    from PIL import ImageFilter
+
+    image = _letterbox(_original(SEEDS[1])).filter(ImageFilter.GaussianBlur(20))
+    found = _variants(image)
+    quality = found[0].hash.quality
+    assert 0 < quality < 100  # blurred below the cap, so equal qualities are no coincidence
+    guesses = [v for v in found if variant_family(v.name) in {"crop", "cropgrid", "rotate"}]
+    assert len(guesses) > 60
+    assert {v.hash.quality for v in guesses} == {quality}
+    trims = [v for v in found if variant_family(v.name) == "trim"]
+    assert trims
+    assert all(v.hash.quality != quality for v in trims)

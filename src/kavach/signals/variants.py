@@ -198,6 +198,7 @@ _FADE = 0.8
 # The families that add hashes of their own, and those of them that need the working plane.
 _HASHED_FAMILIES = frozenset({"dihedral", "trim", "crop", "rotate", "cropgrid"})
 _WORKING_PLANE_FAMILIES = frozenset({"trim", "crop", "rotate", "cropgrid"})
+_GUESSED_PLANE_FAMILIES = frozenset({"crop", "rotate", "cropgrid"})
 _DIHEDRAL_VARIANTS = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
 # The centred crop guesses (CROP_VARIANTS lists them first), also looked up mirrored when the
 # dihedral family is on: ``crop:c8+mirror``.
@@ -301,7 +302,8 @@ def pdq_variants(
 
     ``full_height``/``full_width`` are as for :func:`~kavach.signals.pdq.pdq_from_luma`; the
     original is bit for bit what that function returns. Two variants may share a hash (a
-    symmetric picture's flips); the matcher looks each value up once.
+    symmetric picture's flips); the matcher looks each value up once. Flips, turns and the crop
+    and turn guesses carry the original's quality; trimmed boxes their own.
     """
     found = pdq_variant_arrays(
         luma, full_height=full_height, full_width=full_width, families=families
@@ -395,16 +397,23 @@ def pdq_variant_arrays(
     else:
         names = ["original", *names]
         source, transposed = _IN_ORDER, _AS_IS
-    packed, qualities, reliable = _hash_stack(dcts, buffers, source, transposed, len(names), masks)
+    # A guess (crop, grid, turn) is the picture re-framed, so it is gated on the picture's
+    # quality rather than its own: its made-up border (a fade to the mean) would only lower it,
+    # and a quality pass over each of ~65 guess buffers cost ~75 µs an image.
+    guessed_from = crops_at if wanted & _GUESSED_PLANE_FAMILIES else filled
+    packed, qualities, reliable = _hash_stack(
+        dcts, buffers[:guessed_from], source, transposed, len(names), masks
+    )
+    qualities[qualities < 0] = qualities[0]
     if crop_mirrors:
         # The centred crop guesses mirrored, for a copy both mirrored and trimmed evenly (a
         # re-post's usual pair of edits): a mirror flips the sign of the DCT's even columns
         # (pdq._dihedral_dcts), exactly for the buffer itself, so these cost a hash each and no
         # filtering.
         centred = slice(crops_at, crops_at + len(_CENTRED_CROPS))
-        mirrored, mirrored_qualities, mirrored_masks = _hash_stack(
+        mirrored, _, mirrored_masks = _hash_stack(
             dcts[centred] * _MIRROR_SIGN,
-            buffers[centred],
+            _NO_BUFFERS,
             _IN_ORDER,
             _AS_IS,
             len(_CENTRED_CROPS),
@@ -412,7 +421,7 @@ def pdq_variant_arrays(
         )
         names += _MIRRORED_CROP_NAMES
         packed = np.concatenate([packed, mirrored])
-        qualities = np.concatenate([qualities, mirrored_qualities])
+        qualities = np.concatenate([qualities, np.repeat(qualities[:1], len(_CENTRED_CROPS))])
         if masks:
             reliable = np.concatenate([reliable, mirrored_masks])
     if "dihedral" in wanted and not exact:
