@@ -19,7 +19,6 @@ start reads no frames from the database, and updated incrementally on refresh li
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -641,23 +640,17 @@ def _pdq_queries(record: HashRecord, allowed: frozenset[str]) -> list[Query]:
     if isinstance(variants, VariantHashes):
         # Hashed here: the values are bytes already (no hex there and back).
         for name, value, quality, mask in variants.rows():
-            if _variant_allowed(name, allowed):
+            if variant_allowed(name, allowed):
                 found.setdefault(value, (name, quality, mask))
     else:
         for variant in variants or ():
-            if _variant_allowed(variant.name, allowed):
+            if variant_allowed(variant.name, allowed):
                 mask = bytes.fromhex(variant.reliable) if variant.reliable else None
                 found.setdefault(bytes.fromhex(variant.hash), (variant.name, variant.quality, mask))
     return [
         Query(SignalType.PDQ, value, quality, variant=name, reliable=mask or None)
         for value, (name, quality, mask) in found.items()
     ]
-
-
-@functools.lru_cache(maxsize=1024)
-def _variant_allowed(name: str, allowed: frozenset[str]) -> bool:
-    # A few dozen names recur in every image: variant_allowed's work once per name.
-    return variant_allowed(name, allowed)
 
 
 def _rows(values: list[bytes], st: SignalType) -> NDArray[np.uint8]:

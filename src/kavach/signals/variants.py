@@ -198,7 +198,6 @@ _FADE = 0.8
 # The families that add hashes of their own, and those of them that need the working plane.
 _HASHED_FAMILIES = frozenset({"dihedral", "trim", "crop", "rotate", "cropgrid"})
 _WORKING_PLANE_FAMILIES = frozenset({"trim", "crop", "rotate", "cropgrid"})
-_GUESSED_PLANE_FAMILIES = frozenset({"crop", "rotate", "cropgrid"})
 _DIHEDRAL_VARIANTS = [f"dihedral:{name}" for name in DIHEDRAL_NAMES[1:]]
 # The centred crop guesses (CROP_VARIANTS lists them first), also looked up mirrored when the
 # dihedral family is on: ``crop:c8+mirror``.
@@ -271,9 +270,11 @@ def variant_family(name: str) -> str:
 _FAMILIES = {"trimmed": "trim"}
 
 
-def variant_allowed(name: str, families: frozenset[str] | set[str]) -> bool:
+@functools.lru_cache(maxsize=1024)
+def variant_allowed(name: str, families: frozenset[str]) -> bool:
     """Whether a variant is looked up under ``families``: its family is among them, and a
-    mirrored guess (``crop:c8+mirror``) also needs ``dihedral``."""
+    mirrored guess (``crop:c8+mirror``) also needs ``dihedral``. Cached: a few dozen names
+    recur in every image."""
     if name.endswith(_MIRRORED):
         return "dihedral" in families and variant_family(name) in families
     return variant_family(name) in families
@@ -400,7 +401,7 @@ def pdq_variant_arrays(
     # A guess (crop, grid, turn) is the picture re-framed, so it is gated on the picture's
     # quality rather than its own: its made-up border (a fade to the mean) would only lower it,
     # and a quality pass over each of ~65 guess buffers cost ~75 µs an image.
-    guessed_from = crops_at if wanted & _GUESSED_PLANE_FAMILIES else filled
+    guessed_from = crops_at if wanted & GUESSED_VARIANTS else filled
     packed, qualities, reliable = _hash_stack(
         dcts, buffers[:guessed_from], source, transposed, len(names), masks
     )
