@@ -17,6 +17,7 @@ decode, as partners hash); each transformed copy is hashed the way a scan hashes
     python benchmarks/robustness.py            # the full run (a few minutes on 2 cores)
     python benchmarks/robustness.py --quick    # fewer images, for a smoke test
     python benchmarks/robustness.py --sizes    # only the hashing cost by picture size
+    python benchmarks/robustness.py --sizes --photos /tmp/photos/bsds500   # ... and on photos
     python benchmarks/robustness.py --photos /tmp/photos --photo-limit 200 --photos-only
                                                # real photographs as the originals
 """
@@ -120,7 +121,15 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="measure only the transforms whose name matches this regex"
     )
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="only the hashing cost by picture size (with --photos: on those photos too)",
+    )
     args = parser.parse_args()
+    if args.sizes:
+        _print_sizes(args.quick, args.photos)
+        return
     families = frozenset(p for p in args.variants.split(",") if p)
     count = args.images or (12 if args.quick else 40)
 
@@ -527,10 +536,35 @@ def _time(files: list[bytes], families: frozenset[str] | None) -> float:
 BY_SIZE = ((320, 240), (400, 300), (480, 360), (800, 600), (1280, 960), (1600, 1200))
 
 
-def _print_sizes(quick: bool) -> None:
+def _print_sizes(quick: bool, photos: str = "") -> None:
     """The robust hash against a plain one by picture size: ``hash_bytes`` (digests, decode,
     PDQ) without variants, with the fast ones and with the default ones (all), on generated
-    JPEG q85 scenes."""
+    JPEG q85 scenes; with ``photos``, also on up to 50 of those photos resized to each size
+    (landscape, JPEG q85) and as they are. Generated scenes (flat shapes) decode faster than
+    photographs, so their ratios are the higher ones."""
+    print(
+        f"\n{'hash_bytes, JPEG q85 (one core)':<32} {'plain ms':>9} {'fast ms':>8} {'x':>5}"
+        f" {'default ms':>11} {'x':>5}"
+    )
+    print("-" * 76)
+    count = 8 if quick else 20
+    for size in BY_SIZE:
+        files = [encode(scene(*size, seed=s), "JPEG", quality=85) for s in range(count)]
+        _print_cost_row(f"{size[0]}x{size[1]}", files, quick)
+    if not photos:
+        return
+    paths = sorted(p for p in Path(photos).rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+    paths = paths[:: max(1, len(paths) // (count if quick else 50))][: count if quick else 50]
+    pictures = [_load(p) for p in paths]
+    landscape = [im.transpose(Image.Transpose.ROTATE_90) if im.height > im.width else im
+                 for im in pictures]  # fmt: skip
+    for size in BY_SIZE:
+        files = [_jpeg(im.resize(size, Image.Resampling.LANCZOS)) for im in landscape]
+        _print_cost_row(f"{len(files)} photos at {size[0]}x{size[1]}", files, quick)
+    _print_cost_row(f"{len(paths)} photos as they are", [p.read_bytes() for p in paths], quick)
+
+
+def _print_cost_row(label: str, files: list[bytes], quick: bool) -> None:
     from kavach.hashing import HashOptions, hash_bytes
 
     configs = {
@@ -538,35 +572,21 @@ def _print_sizes(quick: bool) -> None:
         "fast": HashOptions(variants=FAST_VARIANTS),
         "default": HashOptions(variants=DEFAULT_VARIANTS),
     }
+    best = dict.fromkeys(configs, float("inf"))
+    for _ in range(3 if quick else 7):  # interleaved; the fastest round counts (see above)
+        for name, options in configs.items():
+            started = time.perf_counter()
+            for data in files:
+                hash_bytes(data, options)
+            elapsed = (time.perf_counter() - started) * 1000 / len(files)
+            best[name] = min(best[name], elapsed)
+    plain = best["plain"]
     print(
-        f"\n{'hash_bytes, JPEG q85 (one core)':<32} {'plain ms':>9} {'fast ms':>8} {'x':>5}"
-        f" {'default ms':>11} {'x':>5}"
+        f"{label:<32} {plain:>9.2f} {best['fast']:>8.2f}"
+        f" {best['fast'] / plain:>5.2f} {best['default']:>11.2f}"
+        f" {best['default'] / plain:>5.2f}"
     )
-    print("-" * 76)
-    for size in BY_SIZE:
-        files = [
-            encode(scene(*size, seed=s), "JPEG", quality=85) for s in range(8 if quick else 20)
-        ]
-        best = dict.fromkeys(configs, float("inf"))
-        for _ in range(3 if quick else 7):  # interleaved; the fastest round counts (see above)
-            for name, options in configs.items():
-                started = time.perf_counter()
-                for data in files:
-                    hash_bytes(data, options)
-                elapsed = (time.perf_counter() - started) * 1000 / len(files)
-                best[name] = min(best[name], elapsed)
-        plain, label = best["plain"], f"{size[0]}x{size[1]}"
-        print(
-            f"{label:<32} {plain:>9.2f} {best['fast']:>8.2f}"
-            f" {best['fast'] / plain:>5.2f} {best['default']:>11.2f}"
-            f" {best['default'] / plain:>5.2f}"
-        )
 
 
 if __name__ == "__main__":
-    import sys
-
-    if "--sizes" in sys.argv:  # the hashing cost by picture size alone (no recall run)
-        _print_sizes("--quick" in sys.argv)
-    else:
-        main()
+    main()
